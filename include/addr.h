@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Socket addresses and prefixes as the UAPI writes them: endpoints as
+ * "192.0.2.1:51820" or "[2001:db8::1]:51820" (a link-local scope as
+ * "[fe80::1%eth0]:51820" or "%3"), prefixes as "198.51.100.0/24" or
+ * "2001:db8::/64". Parsers return bool and, on failure, write a message
+ * naming the value and what was expected into err (if not NULL).
+ */
+#ifndef FLOWSPREAD_ADDR_H
+#define FLOWSPREAD_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+union fs_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+struct fs_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t cidr;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+		uint8_t bytes[16];
+	} addr;
+};
+
+enum {
+	FS_ENDPOINT_STRLEN = INET6_ADDRSTRLEN + 32,	/* "[addr%scope]:port" */
+	FS_PREFIX_STRLEN = INET6_ADDRSTRLEN + 4,
+	FS_ERRLEN = 256,
+};
+
+bool fs_endpoint_parse(union fs_sockaddr *out, const char *text, char *err, size_t errlen);
+/* Writes "addr:port" or "[addr]:port"; returns out. */
+char *fs_endpoint_format(char out[FS_ENDPOINT_STRLEN], const union fs_sockaddr *endpoint);
+bool fs_endpoint_equal(const union fs_sockaddr *a, const union fs_sockaddr *b);
+socklen_t fs_sockaddr_len(const union fs_sockaddr *endpoint);
+
+/* Accepts host bits set (as wg does) and keeps them; fs_prefix_mask clears them. */
+bool fs_prefix_parse(struct fs_prefix *out, const char *text, char *err, size_t errlen);
+char *fs_prefix_format(char out[FS_PREFIX_STRLEN], const struct fs_prefix *prefix);
+void fs_prefix_mask(struct fs_prefix *prefix);
+bool fs_prefix_contains(const struct fs_prefix *prefix, int family, const void *address);
+bool fs_prefix_overlap(const struct fs_prefix *a, const struct fs_prefix *b);
+
+#endif
