@@ -35,7 +35,7 @@ enum fs_noise_handshake_state {
 };
 
 struct fs_noise_keypair {
-	struct fs_index_entry entry;	/* our index: the peer's receiver field */
+	struct fs_index_entry entry;	/* our index: the peer's receiver field; first member */
 	uint8_t sending_key[WG_KEY_LEN];
 	uint8_t receiving_key[WG_KEY_LEN];
 	uint64_t sending_counter;	/* next nonce; updated atomically */
@@ -43,8 +43,9 @@ struct fs_noise_keypair {
 	uint64_t birthdate;
 	uint32_t remote_index;
 	bool i_am_the_initiator;
-	bool sending_valid;
-	bool receiving_valid;
+	bool sending_valid;		/* read and cleared atomically */
+	bool receiving_valid;		/* read and cleared atomically */
+	bool replay_lock;		/* guards receiving_counter across workers */
 };
 
 struct fs_noise_handshake {
@@ -64,7 +65,12 @@ struct fs_noise_handshake {
 	uint32_t remote_index;
 };
 
-/* The protocol state of one peer. "owner" is the daemon's peer, untouched here. */
+/*
+ * The protocol state of one peer. "owner" is the daemon's peer, untouched
+ * here. current/previous/next change under the caller's handshake lock and
+ * are published with release stores, so the datapath may read them with
+ * acquire loads (fs_noise_current_keypair) inside an RCU read-side section.
+ */
 struct fs_noise_peer {
 	struct fs_noise_handshake handshake;
 	struct fs_cookie_maker cookie;
@@ -73,6 +79,20 @@ struct fs_noise_peer {
 	struct fs_noise_keypair *next;
 	void *owner;
 };
+
+/*
+ * Keypairs that leave a peer are unhashed at once and handed to the
+ * reclaimer, which by default destroys them at once. A daemon whose
+ * datapath reads keypairs under RCU sets a reclaimer that calls
+ * fs_noise_keypair_destroy after a grace period.
+ */
+void fs_noise_set_keypair_reclaim(void (*reclaim)(struct fs_noise_keypair *keypair));
+void fs_noise_keypair_destroy(struct fs_noise_keypair *keypair);
+
+static inline struct fs_noise_keypair *fs_noise_current_keypair(struct fs_noise_peer *peer)
+{
+	return __atomic_load_n(&peer->current, __ATOMIC_ACQUIRE);
+}
 
 /* Identity: a private key (or none) and its public key. */
 struct fs_noise_identity *fs_noise_identity_new(void);

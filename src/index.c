@@ -8,6 +8,14 @@
  *
  * Entries belong to their handshake or keypair; the table only links them.
  * "hashed" says whether an entry is on a chain, so removing twice is harmless.
+ *
+ * Readers (fs_index_lookup) may run concurrently with one writer, inside an
+ * RCU read-side section: links are published with release stores and read
+ * with acquire loads, and an unlinked entry keeps its "next" pointer so a
+ * reader standing on it can walk on. The owner frees an unlinked entry only
+ * after a grace period. A reader racing a re-insert may follow the entry
+ * into another chain and miss what it looked for: a dropped packet, never
+ * a wrong result, since indices are compared.
  */
 #include <stdlib.h>
 #include <sodium.h>
@@ -36,12 +44,22 @@ static size_t bucket_of(uint32_t index)
 	return index & (HASH_SIZE - 1);
 }
 
+static struct fs_index_entry *load(struct fs_index_entry *const *link)
+{
+	return __atomic_load_n(link, __ATOMIC_ACQUIRE);
+}
+
+static void publish(struct fs_index_entry **link, struct fs_index_entry *entry)
+{
+	__atomic_store_n(link, entry, __ATOMIC_RELEASE);
+}
+
 static struct fs_index_entry *find(const struct fs_index_table *table, uint32_t index)
 {
-	struct fs_index_entry *entry = table->buckets[bucket_of(index)];
+	struct fs_index_entry *entry = load(&table->buckets[bucket_of(index)]);
 
 	while (entry && entry->index != index)
-		entry = entry->next;
+		entry = load(&entry->next);
 	return entry;
 }
 
@@ -100,7 +118,7 @@ uint32_t fs_index_insert(struct fs_index_table *table, struct fs_index_entry *en
 	entry->index = index;
 	entry->next = *head;
 	entry->hashed = true;
-	*head = entry;
+	publish(head, entry);
 	++table->count;
 	return index;
 }
@@ -122,8 +140,7 @@ bool fs_index_replace(struct fs_index_table *table, struct fs_index_entry *old,
 	new_entry->index = old->index;
 	new_entry->next = old->next;
 	new_entry->hashed = true;
-	*link = new_entry;
-	old->next = NULL;
+	publish(link, new_entry);
 	old->hashed = false;
 	return true;
 }
@@ -137,8 +154,7 @@ void fs_index_remove(struct fs_index_table *table, struct fs_index_entry *entry)
 	link = link_of(table, entry);
 	if (!link)
 		return;
-	*link = entry->next;
-	entry->next = NULL;
+	publish(link, entry->next);
 	entry->hashed = false;
 	--table->count;
 }

@@ -145,12 +145,31 @@ void fs_noise_peer_set_preshared_key(struct fs_noise_peer *peer,
 		sodium_memzero(peer->handshake.preshared_key, WG_KEY_LEN);
 }
 
+static void (*keypair_reclaim)(struct fs_noise_keypair *keypair) = fs_noise_keypair_destroy;
+
+void fs_noise_set_keypair_reclaim(void (*reclaim)(struct fs_noise_keypair *keypair))
+{
+	keypair_reclaim = reclaim ? reclaim : fs_noise_keypair_destroy;
+}
+
+void fs_noise_keypair_destroy(struct fs_noise_keypair *keypair)
+{
+	sodium_free(keypair);	/* wipes before unmapping */
+}
+
+/* Unhashes at once; the memory goes when no reader can hold it any more. */
 static void keypair_free(struct fs_noise_keypair *keypair, struct fs_index_table *table)
 {
 	if (!keypair)
 		return;
 	fs_index_remove(table, &keypair->entry);
-	sodium_free(keypair);
+	keypair_reclaim(keypair);
+}
+
+/* Keypair slots are read by the datapath without locks: publish with release. */
+static void set_slot(struct fs_noise_keypair **slot, struct fs_noise_keypair *keypair)
+{
+	__atomic_store_n(slot, keypair, __ATOMIC_RELEASE);
 }
 
 /* Wipes the ephemeral part of a handshake; static keys and the timestamp stay. */
@@ -172,10 +191,15 @@ void fs_noise_handshake_clear(struct fs_noise_peer *peer, struct fs_index_table 
 
 void fs_noise_keypairs_clear(struct fs_noise_peer *peer, struct fs_index_table *table)
 {
-	keypair_free(peer->next, table);
-	keypair_free(peer->current, table);
-	keypair_free(peer->previous, table);
-	peer->next = peer->current = peer->previous = NULL;
+	struct fs_noise_keypair *next = peer->next, *current = peer->current;
+	struct fs_noise_keypair *previous = peer->previous;
+
+	set_slot(&peer->next, NULL);
+	set_slot(&peer->current, NULL);
+	set_slot(&peer->previous, NULL);
+	keypair_free(next, table);
+	keypair_free(current, table);
+	keypair_free(previous, table);
 }
 
 void fs_noise_peer_free(struct fs_noise_peer *peer, struct fs_index_table *table)
@@ -190,9 +214,9 @@ void fs_noise_peer_free(struct fs_noise_peer *peer, struct fs_index_table *table
 void fs_noise_expire_current_keypair(struct fs_noise_peer *peer)
 {
 	if (peer->next)
-		peer->next->sending_valid = false;
+		__atomic_store_n(&peer->next->sending_valid, false, __ATOMIC_RELAXED);
 	if (peer->current)
-		peer->current->sending_valid = false;
+		__atomic_store_n(&peer->current->sending_valid, false, __ATOMIC_RELAXED);
 }
 
 /* ---- the handshake's building blocks ------------------------------------ */
@@ -524,22 +548,25 @@ out:
 static void add_new_keypair(struct fs_noise_peer *peer, struct fs_noise_keypair *keypair,
 			    struct fs_index_table *table)
 {
+	struct fs_noise_keypair *previous = peer->previous, *current = peer->current;
+	struct fs_noise_keypair *next = peer->next;
+
 	if (keypair->i_am_the_initiator) {
-		if (peer->next) {
-			keypair_free(peer->previous, table);
-			peer->previous = peer->next;
-			peer->next = NULL;
-			keypair_free(peer->current, table);
+		if (next) {
+			/* An unconfirmed responder keypair: keep it to receive with. */
+			set_slot(&peer->next, NULL);
+			set_slot(&peer->previous, next);
+			keypair_free(current, table);
 		} else {
-			keypair_free(peer->previous, table);
-			peer->previous = peer->current;
+			set_slot(&peer->previous, current);
 		}
-		peer->current = keypair;
+		set_slot(&peer->current, keypair);
+		keypair_free(previous, table);
 	} else {
-		keypair_free(peer->next, table);
-		peer->next = keypair;
-		keypair_free(peer->previous, table);
-		peer->previous = NULL;
+		set_slot(&peer->next, keypair);
+		set_slot(&peer->previous, NULL);
+		keypair_free(next, table);
+		keypair_free(previous, table);
 	}
 }
 
@@ -581,11 +608,13 @@ bool fs_noise_begin_session(struct fs_noise_peer *peer, struct fs_index_table *t
 bool fs_noise_received_with_keypair(struct fs_noise_peer *peer, struct fs_noise_keypair *keypair,
 				    struct fs_index_table *table)
 {
+	struct fs_noise_keypair *previous = peer->previous;
+
 	if (!keypair || peer->next != keypair)
 		return false;
-	keypair_free(peer->previous, table);
-	peer->previous = peer->current;
-	peer->current = keypair;
-	peer->next = NULL;
+	set_slot(&peer->previous, peer->current);
+	set_slot(&peer->current, keypair);
+	set_slot(&peer->next, NULL);
+	keypair_free(previous, table);
 	return true;
 }

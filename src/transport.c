@@ -113,6 +113,27 @@ uint32_t fs_transport_receiver(const void *msg)
 	return le32toh(header.key_idx);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Several workers may receive with one keypair; the window is tiny to guard. */
+static bool replay_check_locked(struct fs_noise_keypair *keypair, uint64_t counter)
+{
+	bool ok;
+
+	while (__atomic_test_and_set(&keypair->replay_lock, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	ok = fs_replay_check(&keypair->receiving_counter, counter);
+	__atomic_clear(&keypair->replay_lock, __ATOMIC_RELEASE);
+	return ok;
+}
+
 ssize_t fs_transport_decrypt(struct fs_noise_keypair *keypair, void *plain, const void *msg,
 			     size_t len, uint64_t now)
 {
@@ -123,11 +144,12 @@ ssize_t fs_transport_decrypt(struct fs_noise_keypair *keypair, void *plain, cons
 
 	if (fs_message_classify(msg, len) != WG_MESSAGE_DATA)
 		return -EINVAL;
-	if (!keypair->receiving_valid)
+	if (!__atomic_load_n(&keypair->receiving_valid, __ATOMIC_RELAXED))
 		return -ENOKEY;
 	if (fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now) ||
-	    keypair->receiving_counter.counter >= WG_REJECT_AFTER_MESSAGES) {
-		keypair->receiving_valid = false;
+	    __atomic_load_n(&keypair->receiving_counter.counter, __ATOMIC_RELAXED) >=
+		    WG_REJECT_AFTER_MESSAGES) {
+		__atomic_store_n(&keypair->receiving_valid, false, __ATOMIC_RELAXED);
 		return -EKEYEXPIRED;
 	}
 
@@ -139,7 +161,7 @@ ssize_t fs_transport_decrypt(struct fs_noise_keypair *keypair, void *plain, cons
 						      len - sizeof(header), NULL, 0, nonce,
 						      keypair->receiving_key))
 		return -EBADMSG;
-	if (!fs_replay_check(&keypair->receiving_counter, counter))
+	if (!replay_check_locked(keypair, counter))
 		return -EALREADY;
 	return (ssize_t)plain_len;
 }
