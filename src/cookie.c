@@ -101,13 +101,14 @@ enum fs_cookie_mac_state fs_cookie_validate(struct fs_cookie_checker *checker, c
 					    size_t len, const struct sockaddr *src,
 					    bool check_cookie, uint64_t now)
 {
-	const struct wg_message_macs *macs = macs_of((void *)msg, len);
+	const struct wg_message_macs *macs;
 	uint8_t computed[WG_COOKIE_LEN];
 	uint8_t cookie[WG_COOKIE_LEN];
 	enum fs_cookie_mac_state state = FS_COOKIE_INVALID_MAC;
 
 	if (len < sizeof(struct wg_message_macs) + sizeof(struct wg_message_header))
 		return FS_COOKIE_INVALID_MAC;
+	macs = macs_of((void *)msg, len);
 
 	compute_mac1(computed, msg, len, checker->message_mac1_key);
 	if (sodium_memcmp(computed, macs->mac1, WG_COOKIE_LEN))
