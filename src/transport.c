@@ -82,13 +82,13 @@ ssize_t fs_transport_encrypt(struct fs_noise_keypair *keypair, void *dst, size_t
 
 	if (!__atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED))
 		return -ENOKEY;
-	if (fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now))
-		return -EKEYEXPIRED;
 	if (dstlen < total)
 		return -EMSGSIZE;
+	if (fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now))
+		goto expired;
 	counter = __atomic_fetch_add(&keypair->sending_counter, 1, __ATOMIC_RELAXED);
 	if (counter >= WG_REJECT_AFTER_MESSAGES)
-		return -EKEYEXPIRED;
+		goto expired;
 
 	if (payload != (const uint8_t *)plain)
 		memmove(payload, plain, len);
@@ -103,6 +103,14 @@ ssize_t fs_transport_encrypt(struct fs_noise_keypair *keypair, void *dst, size_t
 	crypto_aead_chacha20poly1305_ietf_encrypt(payload, NULL, payload, len + pad, NULL, 0, NULL,
 						  nonce, keypair->sending_key);
 	return (ssize_t)total;
+
+expired:
+	/*
+	 * Invalid for good, as the kernel does: later calls stop above and
+	 * never move the counter again, so it cannot wrap to a used nonce.
+	 */
+	__atomic_store_n(&keypair->sending_valid, false, __ATOMIC_RELAXED);
+	return -EKEYEXPIRED;
 }
 
 uint32_t fs_transport_receiver(const void *msg)
