@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's device: one TUN interface, its peers, sockets and workers.
+ *
+ * Threads and what they may touch:
+ *   - the control thread (main.c's loop) owns configuration, handshakes,
+ *     timers and the UAPI. It holds device->lock while it changes peers,
+ *     keypairs, the index table or allowed IPs.
+ *   - worker threads (worker.c) move data packets. They read peers,
+ *     keypairs, indices and allowed IPs inside an RCU read-side section
+ *     (liburcu memb) and take no lock per packet. They take device->lock
+ *     only to confirm a responder's new keypair, once per session.
+ *   - workers hand handshake messages to the control thread through a
+ *     bounded queue and ask it for work (a handshake, a keepalive, staged
+ *     packets) by arming a timer "now" on the peer.
+ * Peers are freed after an RCU grace period; keypairs likewise.
+ */
+#ifndef FLOWSPREAD_DEVICE_H
+#define FLOWSPREAD_DEVICE_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/urcu-memb.h>
+#include <urcu/list.h>
+#include "addr.h"
+#include "config.h"
+#include "cookie.h"
+#include "index.h"
+#include "messages.h"
+#include "noise.h"
+
+struct fs_allowedips;
+struct fs_ratelimiter;
+struct fs_worker;
+
+enum {
+	FS_DEFAULT_MTU = 1420,
+	FS_PACKET_BUFFER = 4096,	/* largest datagram or inner packet handled */
+	FS_PEER_HASH_BITS = 10,
+	FS_HANDSHAKE_QUEUE_LEN = WG_MAX_QUEUED_INCOMING_HANDSHAKES,
+	FS_MAX_WORKERS = 64,
+};
+
+enum fs_timer {
+	FS_TIMER_RETRANSMIT_HANDSHAKE,
+	FS_TIMER_SEND_KEEPALIVE,
+	FS_TIMER_NEW_HANDSHAKE,
+	FS_TIMER_ZERO_KEY_MATERIAL,
+	FS_TIMER_PERSISTENT_KEEPALIVE,
+	/* requests from the datapath, armed "now" */
+	FS_TIMER_WANT_HANDSHAKE,
+	FS_TIMER_WANT_KEEPALIVE,
+	FS_TIMER_WANT_STAGED,
+	FS_TIMER_COUNT,
+};
+
+/* Where to reach a peer, and from which local address (sticky source). */
+struct fs_endpoint {
+	union fs_sockaddr addr;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} src;
+	int src_ifindex;
+	bool has_src;
+};
+
+struct fs_staged_packet {
+	uint16_t len;
+	uint8_t data[];
+};
+
+struct fs_peer {
+	struct fs_device *device;
+	struct fs_noise_peer *noise;
+	struct cds_list_head list;		/* device->peers */
+	struct fs_peer *hash_next;		/* device->peer_hash */
+	uint64_t serial;			/* creation order, for logs */
+
+	/* Seqlock: writers hold endpoint_lock, readers retry on change. */
+	struct fs_endpoint endpoint;
+	bool has_endpoint;
+	uint32_t endpoint_seq;
+	bool endpoint_lock;
+
+	uint64_t rx_bytes, tx_bytes;		/* atomic */
+	uint64_t last_handshake_sec;		/* wall clock; atomic */
+	uint64_t last_handshake_nsec;
+	uint16_t persistent_keepalive;		/* seconds; atomic */
+
+	uint64_t timers[FS_TIMER_COUNT];	/* deadline (boottime ns), 0 = idle; atomic */
+	uint64_t last_sent_handshake;		/* atomic */
+	unsigned int handshake_attempts;	/* control thread */
+	bool need_another_keepalive;		/* atomic */
+	bool sent_lastminute_handshake;		/* atomic */
+	bool is_dead;				/* atomic */
+
+	pthread_mutex_t staged_lock;
+	struct fs_staged_packet *staged[WG_MAX_STAGED_PACKETS];
+	unsigned int staged_head, staged_count;
+
+	/* extension keys, stored and shown (behaviour arrives with issue 4) */
+	size_t n_endpoint_alt;
+	union fs_sockaddr endpoint_alt[FS_MAX_ENDPOINT_ALT];
+	size_t n_spread_prefixes;
+	struct fs_prefix spread_prefixes[FS_MAX_PREFIXES];
+	bool has_spread_ports;
+	struct fs_port_range spread_ports;
+
+	struct rcu_head rcu;
+};
+
+struct fs_handshake_item {
+	union fs_sockaddr src;
+	struct fs_endpoint local;		/* the address it arrived on */
+	uint16_t len;
+	uint8_t msg[sizeof(struct wg_message_handshake_initiation)] __attribute__((aligned(8)));
+};
+
+/* Counters of what the datapath dropped, by reason; atomic. */
+struct fs_drop_stats {
+	uint64_t malformed;		/* wrong length or type, bad inner header */
+	uint64_t unknown_index;		/* no keypair with that receiver index */
+	uint64_t bad_mac;		/* decryption failed */
+	uint64_t replayed;		/* replay window refused */
+	uint64_t expired_key;		/* keypair too old or exhausted */
+	uint64_t source_not_allowed;	/* inner source outside the peer's allowed IPs */
+	uint64_t no_route;		/* no peer for the inner destination */
+	uint64_t no_endpoint;		/* peer has no endpoint */
+	uint64_t handshake_queue_full;
+	uint64_t handshake_invalid;	/* failed mac1, decryption, timestamp or flood checks */
+	uint64_t ratelimited;
+	uint64_t truncated;		/* larger than FS_PACKET_BUFFER */
+	uint64_t send_errors;
+};
+
+struct fs_device {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	unsigned int mtu;
+
+	pthread_mutex_t lock;
+	struct fs_noise_identity *identity;
+	struct fs_cookie_checker *cookie_checker;	/* sodium_malloc'd */
+	struct fs_index_table *index;
+	struct fs_allowedips *allowedips;
+	struct fs_ratelimiter *ratelimiter;
+	struct cds_list_head peers;
+	struct fs_peer *peer_hash[1 << FS_PEER_HASH_BITS];
+	size_t n_peers;
+	uint64_t next_peer_serial;
+
+	uint16_t listen_port;		/* the bound port, 0 if not bound */
+	uint16_t configured_port;
+	uint32_t fwmark;
+
+	/* extension keys, stored and shown (behaviour arrives with issues 4 and 5) */
+	size_t n_spread_prefixes;
+	struct fs_prefix spread_prefixes[FS_MAX_PREFIXES];
+	enum fs_spread_mode spread_mode;
+	bool has_spread_ports;
+	struct fs_port_range spread_ports;
+	uint32_t spread_pairs;
+	uint32_t endpoint_limit;
+	enum fs_steer_mode steer;
+	uint16_t steer_qdisc_major;
+
+	/* workers: each has a TUN queue and a UDP socket */
+	unsigned int n_workers;
+	struct fs_worker *workers[FS_MAX_WORKERS];
+	int tun_fds[FS_MAX_WORKERS];
+	unsigned int n_tun_fds;
+	int udp_fds[FS_MAX_WORKERS];
+	bool running;
+
+	/* handshakes from workers to the control thread */
+	pthread_mutex_t handshake_lock;
+	struct fs_handshake_item *handshake_queue;
+	unsigned int handshake_head, handshake_count;
+	uint64_t last_under_load;
+
+	/* the control thread's wake-ups */
+	int kick_fd;			/* eventfd */
+	uint64_t next_wake;		/* atomic: earliest armed deadline */
+
+	struct fs_drop_stats drops;
+};
+
+/* device.c */
+int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_workers);
+void fs_device_destroy(struct fs_device *dev);
+int fs_device_start(struct fs_device *dev);
+void fs_device_stop(struct fs_device *dev);
+int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen);
+struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
+void fs_device_kick(struct fs_device *dev);
+bool fs_device_under_load(struct fs_device *dev, uint64_t now);
+void fs_device_process_handshakes(struct fs_device *dev);
+bool fs_device_queue_handshake(struct fs_device *dev, const struct fs_handshake_item *item);
+
+/* peer.c */
+struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
+void fs_peer_remove(struct fs_peer *peer);
+void fs_peer_get_endpoint(struct fs_peer *peer, struct fs_endpoint *out, bool *has);
+void fs_peer_set_endpoint(struct fs_peer *peer, const struct fs_endpoint *endpoint);
+void fs_peer_clear_endpoint_src(struct fs_peer *peer);
+bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len);
+void fs_peer_purge_staged(struct fs_peer *peer);
+void fs_peer_log_name(const struct fs_peer *peer, char *out, size_t outlen);
+
+/* timers.c — following the kernel driver's timers.c */
+void fs_timers_init(struct fs_peer *peer);
+void fs_timers_stop(struct fs_peer *peer);
+void fs_timer_mod(struct fs_peer *peer, enum fs_timer timer, uint64_t deadline);
+void fs_timer_del(struct fs_peer *peer, enum fs_timer timer);
+bool fs_timer_pending(struct fs_peer *peer, enum fs_timer timer);
+void fs_timers_data_sent(struct fs_peer *peer, uint64_t now);
+void fs_timers_data_received(struct fs_peer *peer, uint64_t now);
+void fs_timers_any_authenticated_packet_sent(struct fs_peer *peer);
+void fs_timers_any_authenticated_packet_received(struct fs_peer *peer);
+void fs_timers_handshake_initiated(struct fs_peer *peer, uint64_t now);
+void fs_timers_handshake_complete(struct fs_peer *peer);
+void fs_timers_session_derived(struct fs_peer *peer, uint64_t now);
+void fs_timers_any_authenticated_packet_traversal(struct fs_peer *peer, uint64_t now);
+/* Runs what is due and returns the next deadline (UINT64_MAX: none). Control thread. */
+uint64_t fs_timers_run(struct fs_device *dev, uint64_t now);
+
+/* send.c */
+void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t now);
+void fs_send_queued_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t now);
+void fs_send_handshake_response(struct fs_peer *peer, uint64_t now);
+void fs_send_keepalive(struct fs_peer *peer, uint64_t now);
+void fs_send_staged(struct fs_peer *peer, uint64_t now);
+void fs_send_keep_key_fresh(struct fs_peer *peer, uint64_t now);
+/* Builds a msghdr for a datagram to the endpoint; cmsg needs FS_SEND_CMSG_SPACE bytes. */
+#define FS_SEND_CMSG_SPACE 64
+void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *cmsg,
+			    const struct fs_endpoint *endpoint, struct iovec *iov);
+int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
+		     size_t len);
+
+/* receive.c */
+void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item, uint64_t now);
+/*
+ * Decrypts a data message in place (worker, RCU read side). On success
+ * returns the inner packet's length (0 for a keepalive) and its offset in
+ * *inner; negative errno on drop (counted).
+ */
+ssize_t fs_receive_data(struct fs_device *dev, uint8_t *msg, size_t len,
+			const struct fs_endpoint *from, uint8_t **inner, uint64_t now);
+
+#endif

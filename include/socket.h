@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FLOWSPREAD_SOCKET_H
+#define FLOWSPREAD_SOCKET_H
+
+#include <stdint.h>
+
+/*
+ * Opens n dual-stack UDP sockets in one SO_REUSEPORT group on port (0:
+ * the kernel picks one for the first and the rest follow), receiving the
+ * local address of each datagram (IPV6_PKTINFO, v4-mapped for IPv4), with fwmark
+ * if nonzero. Fills fds[0..n) and *bound; -errno and nothing open on
+ * failure.
+ */
+int fs_socket_open_group(int *fds, unsigned int n, uint16_t port, uint32_t fwmark,
+			 uint16_t *bound);
+void fs_socket_close_group(int *fds, unsigned int n);
+int fs_socket_set_mark(int *fds, unsigned int n, uint32_t fwmark);
+
+#endif

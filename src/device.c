@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "allowedips.h"
+#include "clock.h"
+#include "device.h"
+#include "log.h"
+#include "ratelimiter.h"
+#include "socket.h"
+#include "worker.h"
+
+struct keypair_corpse {
+	struct rcu_head rcu;
+	struct fs_noise_keypair *keypair;
+};
+
+static void keypair_free_rcu(struct rcu_head *head)
+{
+	struct keypair_corpse *corpse = caa_container_of(head, struct keypair_corpse, rcu);
+
+	fs_noise_keypair_destroy(corpse->keypair);
+	free(corpse);
+}
+
+/* Workers may still hold a keypair they looked up: free it after a grace period. */
+static void keypair_reclaim(struct fs_noise_keypair *keypair)
+{
+	struct keypair_corpse *corpse = malloc(sizeof(*corpse));
+
+	if (!corpse) {
+		/* Rare: wait for the readers here rather than leak or race. */
+		urcu_memb_synchronize_rcu();
+		fs_noise_keypair_destroy(keypair);
+		return;
+	}
+	corpse->keypair = keypair;
+	urcu_memb_call_rcu(&corpse->rcu, keypair_free_rcu);
+}
+
+int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_workers)
+{
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->ifname, sizeof(dev->ifname), "%s", ifname);
+	dev->mtu = FS_DEFAULT_MTU;
+	dev->n_workers = n_workers;
+	dev->spread_pairs = FS_SPREAD_PAIRS_DEFAULT;
+	dev->endpoint_limit = FS_ENDPOINT_LIMIT_DEFAULT;
+	dev->next_wake = UINT64_MAX;
+	CDS_INIT_LIST_HEAD(&dev->peers);
+	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->handshake_lock, NULL);
+	for (unsigned int i = 0; i < FS_MAX_WORKERS; ++i)
+		dev->tun_fds[i] = dev->udp_fds[i] = -1;
+
+	fs_noise_set_keypair_reclaim(keypair_reclaim);
+	dev->identity = fs_noise_identity_new();
+	dev->cookie_checker = sodium_malloc(sizeof(*dev->cookie_checker));
+	dev->index = fs_index_table_new();
+	dev->allowedips = fs_allowedips_new();
+	dev->ratelimiter = fs_ratelimiter_new(0);
+	dev->handshake_queue = calloc(FS_HANDSHAKE_QUEUE_LEN, sizeof(*dev->handshake_queue));
+	dev->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!dev->identity || !dev->cookie_checker || !dev->index || !dev->allowedips ||
+	    !dev->ratelimiter || !dev->handshake_queue || dev->kick_fd < 0)
+		return -ENOMEM;
+	fs_cookie_checker_init(dev->cookie_checker, NULL);
+	return 0;
+}
+
+void fs_device_destroy(struct fs_device *dev)
+{
+	struct fs_peer *peer, *tmp;
+
+	fs_device_stop(dev);
+	pthread_mutex_lock(&dev->lock);
+	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
+		fs_peer_remove(peer);
+	pthread_mutex_unlock(&dev->lock);
+	urcu_memb_barrier();	/* every call_rcu callback has run */
+
+	fs_socket_close_group(dev->udp_fds, dev->n_workers);
+	for (unsigned int i = 0; i < dev->n_tun_fds; ++i)
+		if (dev->tun_fds[i] >= 0)
+			close(dev->tun_fds[i]);
+	fs_allowedips_free(dev->allowedips);
+	fs_index_table_free(dev->index);
+	fs_ratelimiter_free(dev->ratelimiter);
+	fs_noise_identity_free(dev->identity);
+	if (dev->cookie_checker)
+		sodium_free(dev->cookie_checker);
+	free(dev->handshake_queue);
+	if (dev->kick_fd >= 0)
+		close(dev->kick_fd);
+	pthread_mutex_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->handshake_lock);
+}
+
+static int start_workers(struct fs_device *dev)
+{
+	for (unsigned int i = 0; i < dev->n_workers; ++i) {
+		int tun = i < dev->n_tun_fds ? dev->tun_fds[i] : -1;
+
+		dev->workers[i] = fs_worker_start(dev, i, tun, dev->udp_fds[i]);
+		if (!dev->workers[i]) {
+			int err = -errno;
+
+			fs_device_stop(dev);
+			return err ? err : -ENOMEM;
+		}
+	}
+	dev->running = true;
+	return 0;
+}
+
+int fs_device_start(struct fs_device *dev)
+{
+	int ret;
+
+	if (dev->udp_fds[0] < 0) {
+		ret = fs_socket_open_group(dev->udp_fds, dev->n_workers, dev->configured_port,
+					   dev->fwmark, &dev->listen_port);
+		if (ret)
+			return ret;
+	}
+	return start_workers(dev);
+}
+
+void fs_device_stop(struct fs_device *dev)
+{
+	for (unsigned int i = 0; i < dev->n_workers; ++i) {
+		fs_worker_stop(dev->workers[i]);
+		dev->workers[i] = NULL;
+	}
+	dev->running = false;
+}
+
+void fs_device_kick(struct fs_device *dev)
+{
+	uint64_t one = 1;
+
+	if (write(dev->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		fs_log_error("cannot wake the control thread: %s", strerror(errno));
+}
+
+/* ---- handshake queue -------------------------------------------------------- */
+
+bool fs_device_queue_handshake(struct fs_device *dev, const struct fs_handshake_item *item)
+{
+	unsigned int slot;
+
+	pthread_mutex_lock(&dev->handshake_lock);
+	if (dev->handshake_count == FS_HANDSHAKE_QUEUE_LEN) {
+		pthread_mutex_unlock(&dev->handshake_lock);
+		__atomic_fetch_add(&dev->drops.handshake_queue_full, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	slot = (dev->handshake_head + dev->handshake_count) % FS_HANDSHAKE_QUEUE_LEN;
+	dev->handshake_queue[slot] = *item;
+	++dev->handshake_count;
+	pthread_mutex_unlock(&dev->handshake_lock);
+	fs_device_kick(dev);
+	return true;
+}
+
+/* As the kernel: under load while an eighth of the queue is full, and a second after. */
+bool fs_device_under_load(struct fs_device *dev, uint64_t now)
+{
+	unsigned int queued;
+
+	pthread_mutex_lock(&dev->handshake_lock);
+	queued = dev->handshake_count;
+	pthread_mutex_unlock(&dev->handshake_lock);
+	if (queued >= FS_HANDSHAKE_QUEUE_LEN / 8) {
+		dev->last_under_load = now;
+		return true;
+	}
+	if (dev->last_under_load && !fs_has_expired(dev->last_under_load, 1, now))
+		return true;
+	dev->last_under_load = 0;
+	return false;
+}
+
+/* Control thread. Handles at most a batch so timers and the UAPI stay responsive. */
+void fs_device_process_handshakes(struct fs_device *dev)
+{
+	struct fs_handshake_item item;
+
+	for (unsigned int i = 0; i < 256; ++i) {
+		pthread_mutex_lock(&dev->handshake_lock);
+		if (!dev->handshake_count) {
+			pthread_mutex_unlock(&dev->handshake_lock);
+			return;
+		}
+		item = dev->handshake_queue[dev->handshake_head];
+		dev->handshake_head = (dev->handshake_head + 1) % FS_HANDSHAKE_QUEUE_LEN;
+		--dev->handshake_count;
+		pthread_mutex_unlock(&dev->handshake_lock);
+
+		pthread_mutex_lock(&dev->lock);
+		fs_receive_handshake(dev, &item, fs_clock_now());
+		pthread_mutex_unlock(&dev->lock);
+	}
+	fs_device_kick(dev);	/* more left: come back after the other events */
+}
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static int set_private_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	struct fs_peer *peer, *tmp;
+	uint8_t public_key[WG_KEY_LEN];
+
+	if (dev->identity->has_identity &&
+	    !sodium_memcmp(dev->identity->private_key, key, WG_KEY_LEN))
+		return 0;
+	if (!fs_noise_identity_set_private(dev->identity, key))
+		return -EINVAL;
+	/* A peer with our own public key cannot be: remove it, as the kernel does. */
+	if (dev->identity->has_identity) {
+		memcpy(public_key, dev->identity->public_key, WG_KEY_LEN);
+		peer = fs_device_lookup_peer(dev, public_key);
+		if (peer)
+			fs_peer_remove(peer);
+	}
+	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list) {
+		fs_noise_peer_precompute(peer->noise);
+		fs_noise_expire_current_keypair(peer->noise);
+		fs_noise_handshake_clear(peer->noise, dev->index);
+	}
+	fs_cookie_checker_init(dev->cookie_checker,
+			       dev->identity->has_identity ? dev->identity->public_key : NULL);
+	return 0;
+}
+
+static bool is_own_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN],
+		       const struct fs_config *cfg)
+{
+	uint8_t public_key[WG_KEY_LEN];
+
+	if (cfg->has_private_key) {
+		if (sodium_is_zero(cfg->private_key, WG_KEY_LEN))
+			return false;
+		if (!fs_noise_public_from_private(public_key, cfg->private_key))
+			return false;
+		return !sodium_memcmp(public_key, key, WG_KEY_LEN);
+	}
+	return dev->identity->has_identity &&
+	       !sodium_memcmp(dev->identity->public_key, key, WG_KEY_LEN);
+}
+
+static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
+		      const struct fs_config_peer *cp, uint64_t now)
+{
+	struct fs_peer *peer = fs_device_lookup_peer(dev, cp->public_key);
+	bool created = false;
+
+	if (is_own_key(dev, cp->public_key, cfg))
+		return 0;	/* ignored, as wireguard-go does */
+	if (cp->remove) {
+		if (peer)
+			fs_peer_remove(peer);
+		return 0;
+	}
+	if (!peer) {
+		if (cp->update_only)
+			return 0;
+		peer = fs_peer_create(dev, cp->public_key);
+		if (!peer)
+			return -errno;
+		created = true;
+	}
+	if (cp->has_preshared_key)
+		fs_noise_peer_set_preshared_key(peer->noise, cp->preshared_key);
+	if (cp->has_endpoint) {
+		struct fs_endpoint endpoint = { .addr = cp->endpoint };
+
+		fs_peer_set_endpoint(peer, &endpoint);
+	}
+	if (cp->replace_allowed_ips)
+		fs_allowedips_remove_by_peer(dev->allowedips, peer);
+	for (size_t i = 0; i < cp->n_allowed_ips; ++i) {
+		const struct fs_prefix *p = &cp->allowed_ips[i];
+		int ret = fs_allowedips_insert(dev->allowedips, p->family, &p->addr, p->cidr, peer);
+
+		if (ret)
+			return ret;
+	}
+	if (cp->n_endpoint_alt) {
+		peer->n_endpoint_alt = cp->n_endpoint_alt;
+		memcpy(peer->endpoint_alt, cp->endpoint_alt, sizeof(cp->endpoint_alt));
+	}
+	if (cp->n_spread_prefixes) {
+		peer->n_spread_prefixes = cp->n_spread_prefixes;
+		memcpy(peer->spread_prefixes, cp->spread_prefixes, sizeof(cp->spread_prefixes));
+	}
+	if (cp->has_spread_ports) {
+		peer->has_spread_ports = true;
+		peer->spread_ports = cp->spread_ports;
+	}
+	if (cp->has_persistent_keepalive) {
+		uint16_t old = __atomic_exchange_n(&peer->persistent_keepalive,
+						   cp->persistent_keepalive, __ATOMIC_RELAXED);
+
+		/* Turning it on sends one at once, as wireguard-go does. */
+		if (!old && cp->persistent_keepalive && dev->running)
+			fs_timer_mod(peer, FS_TIMER_WANT_KEEPALIVE, now);
+	}
+	if (created && dev->running)
+		fs_timer_mod(peer, FS_TIMER_WANT_STAGED, now);
+	return 0;
+}
+
+static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
+{
+	if (cfg->n_spread_prefixes) {
+		dev->n_spread_prefixes = cfg->n_spread_prefixes;
+		memcpy(dev->spread_prefixes, cfg->spread_prefixes, sizeof(cfg->spread_prefixes));
+	}
+	if (cfg->has_spread_mode)
+		dev->spread_mode = cfg->spread_mode;
+	if (cfg->has_spread_ports) {
+		dev->has_spread_ports = true;
+		dev->spread_ports = cfg->spread_ports;
+	}
+	if (cfg->has_spread_pairs)
+		dev->spread_pairs = cfg->spread_pairs;
+	if (cfg->has_endpoint_limit)
+		dev->endpoint_limit = cfg->endpoint_limit;
+	if (cfg->has_steer)
+		dev->steer = cfg->steer;
+	if (cfg->has_steer_qdisc)
+		dev->steer_qdisc_major = cfg->steer_qdisc_major;
+}
+
+/*
+ * Everything that can fail for a reason the user can fix is checked, and
+ * every resource acquired, before the first change: a set is applied whole
+ * or not at all. Only running out of memory while inserting allowed IPs
+ * can stop it half way, and that is reported as -ENOMEM.
+ */
+int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
+{
+	int new_fds[FS_MAX_WORKERS];
+	bool rebind = false;
+	uint16_t bound = 0;
+	uint64_t now = fs_clock_now();
+	int ret = 0;
+
+	err[0] = '\0';
+	/* A new port (or back to a random one) needs new sockets. */
+	if (cfg->has_listen_port && dev->running && cfg->listen_port != dev->listen_port &&
+	    (cfg->listen_port || dev->configured_port)) {
+		ret = fs_socket_open_group(new_fds, dev->n_workers, cfg->listen_port,
+					   cfg->has_fwmark ? cfg->fwmark : dev->fwmark, &bound);
+		if (ret) {
+			snprintf(err, errlen, "cannot listen on UDP port %u: %s", cfg->listen_port,
+				 strerror(-ret));
+			return ret == -EADDRINUSE ? -EADDRINUSE : ret;
+		}
+		rebind = true;
+	}
+
+	if (rebind) {
+		/* Workers own the old sockets: stop them, swap, start again. */
+		fs_device_stop(dev);
+		fs_socket_close_group(dev->udp_fds, dev->n_workers);
+		memcpy(dev->udp_fds, new_fds, sizeof(int) * dev->n_workers);
+		dev->listen_port = bound;
+	}
+
+	pthread_mutex_lock(&dev->lock);
+	if (cfg->has_listen_port)
+		dev->configured_port = cfg->listen_port;
+	if (cfg->has_private_key && (ret = set_private_key(dev, cfg->private_key)))
+		goto out;
+	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark) {
+		dev->fwmark = cfg->fwmark;
+		if (dev->udp_fds[0] >= 0)
+			fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
+	}
+	apply_extensions(dev, cfg);
+	if (cfg->replace_peers) {
+		struct fs_peer *peer, *tmp;
+
+		cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
+			fs_peer_remove(peer);
+	}
+	for (size_t i = 0; i < cfg->n_peers && !ret; ++i)
+		ret = apply_peer(dev, cfg, &cfg->peers[i], now);
+	if (ret)
+		snprintf(err, errlen, "applying the configuration: %s", strerror(-ret));
+out:
+	pthread_mutex_unlock(&dev->lock);
+	if (rebind) {
+		int started = start_workers(dev);
+
+		if (started && !ret) {
+			snprintf(err, errlen, "restarting the workers: %s", strerror(-started));
+			ret = started;
+		}
+	}
+	return ret;
+}

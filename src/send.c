@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Sending on the control thread: handshake messages, keepalives and the
+ * packets that waited for a keypair. The worker's fast path (worker.c)
+ * shares fs_send_prepare_msghdr with it.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "clock.h"
+#include "cookie.h"
+#include "device.h"
+#include "log.h"
+#include "tai64n.h"
+#include "transport.h"
+
+/*
+ * The sockets are AF_INET6 and dual-stack: IPv4 endpoints are written as
+ * v4-mapped addresses, and the sticky source goes in IP_PKTINFO or
+ * IPV6_PKTINFO.
+ */
+void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *cmsgbuf,
+			    const struct fs_endpoint *endpoint, struct iovec *iov)
+{
+	struct cmsghdr *cmsg;
+
+	memset(msg, 0, sizeof(*msg));
+	memset(name, 0, sizeof(*name));
+	if (endpoint->addr.sa.sa_family == AF_INET) {
+		name->in6.sin6_family = AF_INET6;
+		name->in6.sin6_port = endpoint->addr.in.sin_port;
+		name->in6.sin6_addr.s6_addr[10] = 0xff;
+		name->in6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&name->in6.sin6_addr.s6_addr[12], &endpoint->addr.in.sin_addr, 4);
+	} else {
+		name->in6 = endpoint->addr.in6;
+	}
+	msg->msg_name = name;
+	msg->msg_namelen = sizeof(struct sockaddr_in6);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	if (!endpoint->has_src)
+		return;
+
+	memset(cmsgbuf, 0, FS_SEND_CMSG_SPACE);
+	msg->msg_control = cmsgbuf;
+	msg->msg_controllen = FS_SEND_CMSG_SPACE;
+	cmsg = CMSG_FIRSTHDR(msg);
+	if (endpoint->addr.sa.sa_family == AF_INET) {
+		struct in_pktinfo info = { .ipi_spec_dst = endpoint->src.v4 };
+
+		cmsg->cmsg_level = IPPROTO_IP;
+		cmsg->cmsg_type = IP_PKTINFO;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(info));
+		memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+		msg->msg_controllen = CMSG_SPACE(sizeof(info));
+	} else {
+		struct in6_pktinfo info = { .ipi6_addr = endpoint->src.v6 };
+
+		if (IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr))
+			info.ipi6_ifindex = (unsigned int)endpoint->src_ifindex;
+		cmsg->cmsg_level = IPPROTO_IPV6;
+		cmsg->cmsg_type = IPV6_PKTINFO;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(info));
+		memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+		msg->msg_controllen = CMSG_SPACE(sizeof(info));
+	}
+}
+
+int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
+		     size_t len)
+{
+	uint8_t cmsg[FS_SEND_CMSG_SPACE] __attribute__((aligned(8)));
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	union fs_sockaddr name;
+	struct msghdr msg;
+	int fd = dev->n_workers ? dev->udp_fds[0] : -1;
+
+	if (fd < 0)
+		return -ENOTCONN;
+	fs_send_prepare_msghdr(&msg, &name, cmsg, endpoint, &iov);
+	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+		return 0;
+	if (errno == EINVAL && endpoint->has_src) {
+		/* The sticky source is gone: let the kernel pick one. */
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+		if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+			return 0;
+	}
+	__atomic_fetch_add(&dev->drops.send_errors, 1, __ATOMIC_RELAXED);
+	{
+		int err = errno;
+		char text[FS_ENDPOINT_STRLEN], src[INET6_ADDRSTRLEN] = "";
+
+		if (endpoint->has_src)
+			inet_ntop(endpoint->addr.sa.sa_family, &endpoint->src, src, sizeof(src));
+		fs_log_debug("sending %zu bytes to %s from %s: %s", len,
+			     fs_endpoint_format(text, &endpoint->addr), src, strerror(err));
+		return -err;
+	}
+}
+
+static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
+{
+	struct fs_endpoint endpoint;
+	bool has;
+	int ret;
+
+	fs_peer_get_endpoint(peer, &endpoint, &has);
+	if (!has) {
+		__atomic_fetch_add(&peer->device->drops.no_endpoint, 1, __ATOMIC_RELAXED);
+		return -EDESTADDRREQ;
+	}
+	ret = fs_send_datagram(peer->device, &endpoint, buf, len);
+	if (ret == -EINVAL && endpoint.has_src)
+		fs_peer_clear_endpoint_src(peer);
+	if (!ret)
+		__atomic_fetch_add(&peer->tx_bytes, len, __ATOMIC_RELAXED);
+	return ret;
+}
+
+/* Control thread, dev->lock held. At most one initiation per REKEY_TIMEOUT. */
+void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t now)
+{
+	struct wg_message_handshake_initiation msg;
+	uint8_t timestamp[WG_TIMESTAMP_LEN];
+	char name[64];
+
+	if (!fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now))
+		return;
+	peer->last_sent_handshake = now;
+	fs_peer_log_name(peer, name, sizeof(name));
+	fs_log_debug("%s: sending handshake initiation", name);
+	fs_tai64n_now(timestamp);
+	if (!fs_noise_create_initiation(peer->noise, &msg, peer->device->index, timestamp))
+		return;
+	fs_cookie_add_macs(&peer->noise->cookie, &msg, sizeof(msg), now);
+	fs_timers_any_authenticated_packet_traversal(peer, now);
+	fs_timers_any_authenticated_packet_sent(peer);
+	peer->last_sent_handshake = now;
+	send_to_peer(peer, &msg, sizeof(msg));
+	fs_timers_handshake_initiated(peer, now);
+}
+
+void fs_send_queued_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t now)
+{
+	if (!is_retry)
+		peer->handshake_attempts = 0;
+	if (!fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now) ||
+	    __atomic_load_n(&peer->is_dead, __ATOMIC_ACQUIRE))
+		return;
+	fs_send_handshake_initiation(peer, is_retry, now);
+}
+
+/* Control thread, dev->lock held, after the peer's initiation was consumed. */
+void fs_send_handshake_response(struct fs_peer *peer, uint64_t now)
+{
+	struct wg_message_handshake_response msg;
+	char name[64];
+
+	peer->last_sent_handshake = now;
+	if (!fs_noise_create_response(peer->noise, &msg, peer->device->index))
+		return;
+	fs_cookie_add_macs(&peer->noise->cookie, &msg, sizeof(msg), now);
+	if (!fs_noise_begin_session(peer->noise, peer->device->index, now))
+		return;
+	fs_peer_log_name(peer, name, sizeof(name));
+	fs_log_debug("%s: sending handshake response", name);
+	fs_timers_session_derived(peer, now);
+	fs_timers_any_authenticated_packet_traversal(peer, now);
+	fs_timers_any_authenticated_packet_sent(peer);
+	peer->last_sent_handshake = now;
+	send_to_peer(peer, &msg, sizeof(msg));
+}
+
+/* Any thread: ask the control thread for an initiation if one may go out. */
+void fs_send_keep_key_fresh(struct fs_peer *peer, uint64_t now)
+{
+	if (fs_transport_wants_rekey(fs_noise_current_keypair(peer->noise), now) &&
+	    fs_has_expired(__atomic_load_n(&peer->last_sent_handshake, __ATOMIC_RELAXED),
+			   WG_REKEY_TIMEOUT, now) &&
+	    !fs_timer_pending(peer, FS_TIMER_WANT_HANDSHAKE))
+		fs_timer_mod(peer, FS_TIMER_WANT_HANDSHAKE, now);
+}
+
+void fs_send_keepalive(struct fs_peer *peer, uint64_t now)
+{
+	bool empty;
+
+	pthread_mutex_lock(&peer->staged_lock);
+	empty = peer->staged_count == 0;
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (empty)
+		fs_peer_stage_packet(peer, NULL, 0);
+	fs_send_staged(peer, now);
+}
+
+static bool keypair_usable(const struct fs_noise_keypair *keypair, uint64_t now)
+{
+	return keypair && __atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED) &&
+	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now) &&
+	       __atomic_load_n(&keypair->sending_counter, __ATOMIC_RELAXED) <
+		       WG_REJECT_AFTER_MESSAGES;
+}
+
+/* Control thread: sends what waited for a keypair, or asks for a handshake. */
+void fs_send_staged(struct fs_peer *peer, uint64_t now)
+{
+	struct fs_noise_keypair *keypair = fs_noise_current_keypair(peer->noise);
+	struct fs_staged_packet *staged;
+	uint8_t buf[FS_PACKET_BUFFER + 64];
+	bool sent_data = false, sent_any = false;
+
+	if (!keypair_usable(keypair, now)) {
+		fs_send_queued_handshake_initiation(peer, false, now);
+		return;
+	}
+	for (;;) {
+		ssize_t len;
+
+		pthread_mutex_lock(&peer->staged_lock);
+		if (!peer->staged_count) {
+			pthread_mutex_unlock(&peer->staged_lock);
+			break;
+		}
+		staged = peer->staged[peer->staged_head];
+		peer->staged_head = (peer->staged_head + 1) % WG_MAX_STAGED_PACKETS;
+		--peer->staged_count;
+		pthread_mutex_unlock(&peer->staged_lock);
+
+		len = fs_transport_encrypt(keypair, buf, sizeof(buf), staged->data, staged->len,
+					   staged->len ? peer->device->mtu : 0, now);
+		if (len < 0) {
+			/* The keypair ran out under us: keep the packet, get a new one. */
+			fs_peer_stage_packet(peer, staged->data, staged->len);
+			free(staged);
+			fs_send_queued_handshake_initiation(peer, false, now);
+			break;
+		}
+		sent_data |= staged->len > 0;
+		free(staged);
+		fs_timers_any_authenticated_packet_traversal(peer, now);
+		if (send_to_peer(peer, buf, (size_t)len) == 0)
+			sent_any = true;
+	}
+	if (sent_any)
+		fs_timers_any_authenticated_packet_sent(peer);
+	if (sent_data)
+		fs_timers_data_sent(peer, now);
+	fs_send_keep_key_fresh(peer, now);
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "socket.h"
+
+enum { SOCKET_BUFFER = 4 << 20 };
+
+static int set_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value)) ? -errno : 0;
+}
+
+static int open_one(uint16_t port, uint32_t fwmark, uint16_t *bound)
+{
+	struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	socklen_t len = sizeof(addr);
+	int fd, ret;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if ((ret = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) ||
+	    (ret = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
+	    /* IPv4 datagrams report their local address as v4-mapped IPV6_PKTINFO too. */
+	    (ret = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)) ||
+	    (fwmark && (ret = set_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark))))
+		goto fail;
+	/* Larger buffers absorb bursts; as root the FORCE variants pass rmem_max. */
+	if (set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, SOCKET_BUFFER))
+		set_int(fd, SOL_SOCKET, SO_RCVBUF, SOCKET_BUFFER);
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, SOCKET_BUFFER))
+		set_int(fd, SOL_SOCKET, SO_SNDBUF, SOCKET_BUFFER);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    getsockname(fd, (struct sockaddr *)&addr, &len)) {
+		ret = -errno;
+		goto fail;
+	}
+	*bound = ntohs(addr.sin6_port);
+	return fd;
+fail:
+	close(fd);
+	return ret;
+}
+
+int fs_socket_open_group(int *fds, unsigned int n, uint16_t port, uint32_t fwmark,
+			 uint16_t *bound)
+{
+	uint16_t first = port;
+
+	for (unsigned int i = 0; i < n; ++i) {
+		int fd = open_one(first, fwmark, bound);
+
+		if (fd < 0) {
+			fs_socket_close_group(fds, i);
+			return fd;
+		}
+		fds[i] = fd;
+		first = *bound;
+	}
+	return 0;
+}
+
+void fs_socket_close_group(int *fds, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; ++i) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+int fs_socket_set_mark(int *fds, unsigned int n, uint32_t fwmark)
+{
+	for (unsigned int i = 0; i < n; ++i) {
+		int ret = set_int(fds[i], SOL_SOCKET, SO_MARK, (int)fwmark);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

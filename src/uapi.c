@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "allowedips.h"
+#include "config.h"
+#include "device.h"
+#include "log.h"
+#include "uapi.h"
+
+enum { MAX_REQUEST = 64 << 20 };
+
+int fs_uapi_listen(const char *ifname, char path[sizeof(((struct sockaddr_un *)0)->sun_path)])
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int fd, ret;
+
+	if (mkdir(FS_UAPI_DIR, 0755) && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", FS_UAPI_DIR,
+			     ifname) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(path, addr.sun_path, sizeof(addr.sun_path));
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Someone answering there means the interface is already served. */
+	if (!connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(addr.sun_path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old_umask = umask(0077);
+	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (ret || listen(fd, 64)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* ---- output buffer ---------------------------------------------------------- */
+
+struct buf {
+	char *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+	char *data;
+	size_t cap;
+
+	if (b->failed || b->len + more <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	data = realloc(b->data, cap);
+	if (!data) {
+		b->failed = true;
+		return;
+	}
+	b->data = data;
+	b->cap = cap;
+}
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(b, (size_t)n + 1);
+	if (b->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+static void buf_key(struct buf *b, const char *name, const uint8_t key[WG_KEY_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	char text[2 * WG_KEY_LEN + 1];
+
+	for (int i = 0; i < WG_KEY_LEN; ++i) {
+		text[2 * i] = hex[key[i] >> 4];
+		text[2 * i + 1] = hex[key[i] & 15];
+	}
+	text[2 * WG_KEY_LEN] = '\0';
+	buf_printf(b, "%s=%s\n", name, text);
+	sodium_memzero(text, sizeof(text));
+}
+
+/* ---- get ---------------------------------------------------------------------- */
+
+static bool print_allowed_ip(void *ctx, int family, const void *address, uint8_t cidr)
+{
+	struct fs_prefix prefix = { .family = family, .cidr = cidr };
+	char text[FS_PREFIX_STRLEN];
+
+	memcpy(&prefix.addr, address, family == AF_INET ? 4 : 16);
+	buf_printf(ctx, "allowed_ip=%s\n", fs_prefix_format(text, &prefix));
+	return true;
+}
+
+static void print_prefixes(struct buf *b, const struct fs_prefix *prefixes, size_t n)
+{
+	char text[FS_PREFIX_STRLEN];
+
+	for (size_t i = 0; i < n; ++i)
+		buf_printf(b, "spread_prefix=%s\n", fs_prefix_format(text, &prefixes[i]));
+}
+
+static void print_peer(struct buf *b, struct fs_peer *peer)
+{
+	char text[FS_ENDPOINT_STRLEN];
+	struct fs_endpoint endpoint;
+	bool has_endpoint;
+
+	buf_key(b, "public_key", peer->noise->handshake.remote_static);
+	buf_key(b, "preshared_key", peer->noise->handshake.preshared_key);
+	buf_printf(b, "protocol_version=1\n");
+	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
+	if (has_endpoint)
+		buf_printf(b, "endpoint=%s\n", fs_endpoint_format(text, &endpoint.addr));
+	buf_printf(b, "last_handshake_time_sec=%llu\n",
+		   (unsigned long long)__atomic_load_n(&peer->last_handshake_sec, __ATOMIC_ACQUIRE));
+	buf_printf(b, "last_handshake_time_nsec=%llu\n",
+		   (unsigned long long)__atomic_load_n(&peer->last_handshake_nsec, __ATOMIC_RELAXED));
+	buf_printf(b, "tx_bytes=%llu\n",
+		   (unsigned long long)__atomic_load_n(&peer->tx_bytes, __ATOMIC_RELAXED));
+	buf_printf(b, "rx_bytes=%llu\n",
+		   (unsigned long long)__atomic_load_n(&peer->rx_bytes, __ATOMIC_RELAXED));
+	buf_printf(b, "persistent_keepalive_interval=%u\n",
+		   __atomic_load_n(&peer->persistent_keepalive, __ATOMIC_RELAXED));
+	fs_allowedips_walk_by_peer(peer->device->allowedips, peer, print_allowed_ip, b);
+
+	/* extensions, after the standard keys */
+	for (size_t i = 0; i < peer->n_endpoint_alt; ++i)
+		buf_printf(b, "endpoint_alt=%s\n", fs_endpoint_format(text, &peer->endpoint_alt[i]));
+	print_prefixes(b, peer->spread_prefixes, peer->n_spread_prefixes);
+	if (peer->has_spread_ports)
+		buf_printf(b, "spread_ports=%u-%u\n", peer->spread_ports.low, peer->spread_ports.high);
+}
+
+static void print_device(struct buf *b, struct fs_device *dev)
+{
+	struct fs_peer *peer;
+
+	if (dev->identity->has_identity)
+		buf_key(b, "private_key", dev->identity->private_key);
+	if (dev->listen_port || dev->configured_port)
+		buf_printf(b, "listen_port=%u\n", dev->listen_port ? dev->listen_port :
+			   dev->configured_port);
+	if (dev->fwmark)
+		buf_printf(b, "fwmark=%u\n", dev->fwmark);
+
+	/* extensions, after the standard keys */
+	print_prefixes(b, dev->spread_prefixes, dev->n_spread_prefixes);
+	if (dev->spread_mode != FS_SPREAD_DEFAULT)
+		buf_printf(b, "spread_mode=%s\n", fs_spread_mode_name(dev->spread_mode));
+	if (dev->has_spread_ports)
+		buf_printf(b, "spread_ports=%u-%u\n", dev->spread_ports.low, dev->spread_ports.high);
+	buf_printf(b, "spread_pairs=%u\n", dev->spread_pairs);
+	buf_printf(b, "endpoint_limit=%u\n", dev->endpoint_limit);
+	buf_printf(b, "steer=%s\n", fs_steer_mode_name(dev->steer));
+	if (dev->steer_qdisc_major)
+		buf_printf(b, "steer_qdisc=%x:\n", dev->steer_qdisc_major);
+
+	cds_list_for_each_entry(peer, &dev->peers, list)
+		print_peer(b, peer);
+}
+
+char *fs_uapi_get(struct fs_device *dev, size_t *len)
+{
+	struct buf b = { 0 };
+
+	pthread_mutex_lock(&dev->lock);
+	print_device(&b, dev);
+	pthread_mutex_unlock(&dev->lock);
+	buf_reserve(&b, 1);
+	if (b.failed) {
+		if (b.data)
+			sodium_memzero(b.data, b.cap);
+		free(b.data);
+		return NULL;
+	}
+	b.data[b.len] = '\0';
+	*len = b.len;
+	return b.data;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static bool respond(struct fs_uapi_conn *conn, const char *body, size_t body_len, int error)
+{
+	char tail[32];
+	int n = snprintf(tail, sizeof(tail), "errno=%d\n\n", error);
+	size_t need = conn->out_len + body_len + (size_t)n;
+
+	if (need > conn->out_cap) {
+		size_t cap = conn->out_cap ? conn->out_cap : 4096;
+		char *out;
+
+		while (cap < need)
+			cap *= 2;
+		out = realloc(conn->out, cap);
+		if (!out)
+			return false;
+		conn->out = out;
+		conn->out_cap = cap;
+	}
+	memcpy(conn->out + conn->out_len, body, body_len);
+	memcpy(conn->out + conn->out_len + body_len, tail, (size_t)n);
+	conn->out_len = need;
+	return true;
+}
+
+static bool handle_get(struct fs_uapi_conn *conn, struct fs_device *dev)
+{
+	size_t len = 0;
+	char *body = fs_uapi_get(dev, &len);
+	bool ok;
+
+	if (!body)
+		return respond(conn, "", 0, -ENOMEM);
+	ok = respond(conn, body, len, 0);
+	sodium_memzero(body, len);	/* it holds the private key */
+	free(body);
+	return ok;
+}
+
+static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const char *body,
+		       size_t len)
+{
+	struct fs_config cfg;
+	char err[FS_ERRLEN];
+	int ret;
+
+	ret = fs_config_parse(&cfg, body, len, err, sizeof(err));
+	if (ret) {
+		fs_log_error("UAPI: %s", err);
+		return respond(conn, "", 0, ret);
+	}
+	ret = fs_device_apply(dev, &cfg, err, sizeof(err));
+	fs_config_free(&cfg);
+	if (ret)
+		fs_log_error("UAPI: %s", err);
+	else
+		fs_log_debug("UAPI: configuration applied");
+	return respond(conn, "", 0, ret);
+}
+
+/* Length of the first complete request in the buffer, 0 if incomplete, -1 if invalid. */
+static ssize_t request_length(const char *in, size_t len)
+{
+	const char *end;
+
+	if (len < 6)
+		return memcmp(in, "get=1\n", len) && memcmp(in, "set=1\n", len) ? -1 : 0;
+	if (memcmp(in, "get=1\n", 6) && memcmp(in, "set=1\n", 6))
+		return -1;
+	end = memmem(in + 5, len - 5, "\n\n", 2);
+	if (!end)
+		return len > MAX_REQUEST ? -1 : 0;
+	return end + 2 - in;
+}
+
+bool fs_uapi_conn_read(struct fs_uapi_conn *conn, struct fs_device *dev)
+{
+	for (;;) {
+		ssize_t n, req;
+
+		if (conn->in_cap - conn->in_len < 4096) {
+			size_t cap = conn->in_cap ? conn->in_cap * 2 : 8192;
+			char *in = realloc(conn->in, cap);
+
+			if (!in)
+				return false;
+			conn->in = in;
+			conn->in_cap = cap;
+		}
+		n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
+		if (n == 0)
+			return false;
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR;
+		conn->in_len += (size_t)n;
+
+		while ((req = request_length(conn->in, conn->in_len)) > 0) {
+			bool ok = conn->in[0] == 'g' ?
+				  (req == 7 ? handle_get(conn, dev) : respond(conn, "", 0, -EINVAL)) :
+				  handle_set(conn, dev, conn->in + 6, (size_t)req - 7);
+
+			sodium_memzero(conn->in, (size_t)req);
+			memmove(conn->in, conn->in + req, conn->in_len - (size_t)req);
+			conn->in_len -= (size_t)req;
+			if (!ok)
+				return false;
+		}
+		if (req < 0) {
+			fs_log_error("UAPI: invalid operation; closing the connection");
+			return false;
+		}
+	}
+}
+
+int fs_uapi_conn_flush(struct fs_uapi_conn *conn)
+{
+	while (conn->out_off < conn->out_len) {
+		ssize_t n = write(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 1 : -1;
+		conn->out_off += (size_t)n;
+	}
+	if (conn->out)
+		sodium_memzero(conn->out, conn->out_len);
+	conn->out_len = conn->out_off = 0;
+	return 0;
+}
+
+void fs_uapi_conn_free(struct fs_uapi_conn *conn)
+{
+	if (conn->fd >= 0)
+		close(conn->fd);
+	if (conn->in)
+		sodium_memzero(conn->in, conn->in_cap);
+	if (conn->out)
+		sodium_memzero(conn->out, conn->out_cap);
+	free(conn->in);
+	free(conn->out);
+	free(conn);
+}

@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A worker: one thread, one io_uring, one TUN queue, one UDP socket.
+ *
+ * Receive: a multishot recvmsg over a ring of provided buffers. Data
+ * messages are decrypted in place and written to the TUN queue straight
+ * from the buffer, which goes back to the ring when the write completes.
+ * Handshake messages are copied to the control thread's queue.
+ *
+ * Transmit: a multishot poll says the TUN queue is readable; we read it
+ * (non-blocking) into transmit slots until it is empty or the slots run
+ * out, encrypt each packet in place and queue one sendmsg per packet. All
+ * the sendmsgs of a batch go to the kernel in one submit. A slot is free
+ * again when its send completes (sends may complete out of order).
+ *
+ * Everything between two waits runs inside one RCU read-side section.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <liburing.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include "allowedips.h"
+#include "clock.h"
+#include "device.h"
+#include "log.h"
+#include "transport.h"
+#include "worker.h"
+
+enum {
+	RING_ENTRIES = 1024,
+	RX_BUFS = 256,			/* power of two */
+	RX_BUF_SIZE = FS_PACKET_BUFFER + 256,
+	RX_CMSG_SPACE = 128,
+	RX_NAME_SPACE = (sizeof(struct sockaddr_in6) + 7) & ~7UL,
+	TX_SLOTS = 256,
+	TUN_BATCH = 64,
+	BUF_GROUP = 0,
+	FILE_UDP = 0,
+	FILE_TUN = 1,
+};
+
+enum op {
+	OP_RECV = 1,
+	OP_TUN_POLL,
+	OP_TUN_WRITE,
+	OP_SEND,
+	OP_STOP,
+	OP_CANCEL,
+};
+
+struct tx_slot {
+	uint8_t buf[FS_PACKET_BUFFER + 64] __attribute__((aligned(16)));
+	struct msghdr msg;
+	struct iovec iov;
+	union fs_sockaddr name;
+	uint8_t cmsg[FS_SEND_CMSG_SPACE] __attribute__((aligned(8)));
+	uint32_t next_free;
+};
+
+struct fs_worker {
+	struct fs_device *dev;
+	unsigned int id;
+	pthread_t thread;
+	int tun_fd, udp_fd, stop_fd;
+	int ready;			/* 0 starting, 1 running, -errno failed */
+	pthread_mutex_t ready_lock;
+	pthread_cond_t ready_cond;
+
+	struct io_uring ring;
+	struct io_uring_buf_ring *buf_ring;
+	size_t buf_ring_size;
+	uint8_t *rx_bufs;
+	struct msghdr rx_msg;
+	unsigned int recycled;		/* buffers added since the last advance */
+
+	struct tx_slot *slots;
+	uint32_t free_head;
+	unsigned int n_free;
+	unsigned int inflight;
+
+	bool recv_armed, tun_armed, tun_readable, stopping;
+	struct fs_worker_stats stats;
+};
+
+static uint64_t user_data(enum op op, uint32_t value)
+{
+	return (uint64_t)op << 32 | value;
+}
+
+static enum op op_of(uint64_t data)
+{
+	return (enum op)(data >> 32);
+}
+
+static uint32_t value_of(uint64_t data)
+{
+	return (uint32_t)data;
+}
+
+static struct io_uring_sqe *get_sqe(struct fs_worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+/* ---- buffers -------------------------------------------------------------- */
+
+static int setup_buf_ring(struct fs_worker *w)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	int ret;
+
+	/* liburing 2.3 has no io_uring_setup_buf_ring: map and register it ourselves. */
+	w->buf_ring_size = RX_BUFS * sizeof(struct io_uring_buf);
+	w->buf_ring = mmap(NULL, w->buf_ring_size, PROT_READ | PROT_WRITE,
+			   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (w->buf_ring == MAP_FAILED) {
+		w->buf_ring = NULL;
+		return -errno;
+	}
+	w->rx_bufs = malloc((size_t)RX_BUFS * RX_BUF_SIZE);
+	if (!w->rx_bufs)
+		return -ENOMEM;
+	io_uring_buf_ring_init(w->buf_ring);
+	reg.ring_addr = (unsigned long)w->buf_ring;
+	reg.ring_entries = RX_BUFS;
+	reg.bgid = BUF_GROUP;
+	ret = io_uring_register_buf_ring(&w->ring, &reg, 0);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < RX_BUFS; ++i)
+		io_uring_buf_ring_add(w->buf_ring, w->rx_bufs + (size_t)i * RX_BUF_SIZE, RX_BUF_SIZE,
+				      (unsigned short)i, io_uring_buf_ring_mask(RX_BUFS), (int)i);
+	io_uring_buf_ring_advance(w->buf_ring, RX_BUFS);
+	return 0;
+}
+
+static void recycle(struct fs_worker *w, uint16_t bid)
+{
+	io_uring_buf_ring_add(w->buf_ring, w->rx_bufs + (size_t)bid * RX_BUF_SIZE, RX_BUF_SIZE, bid,
+			      io_uring_buf_ring_mask(RX_BUFS), (int)w->recycled);
+	++w->recycled;
+}
+
+static void publish_recycled(struct fs_worker *w)
+{
+	if (w->recycled) {
+		io_uring_buf_ring_advance(w->buf_ring, (int)w->recycled);
+		w->recycled = 0;
+	}
+}
+
+static int setup_slots(struct fs_worker *w)
+{
+	w->slots = aligned_alloc(64, sizeof(struct tx_slot) * TX_SLOTS);
+	if (!w->slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < TX_SLOTS; ++i)
+		w->slots[i].next_free = i + 1;
+	w->free_head = 0;
+	w->n_free = TX_SLOTS;
+	return 0;
+}
+
+static struct tx_slot *take_slot(struct fs_worker *w, uint32_t *id)
+{
+	if (!w->n_free)
+		return NULL;
+	*id = w->free_head;
+	w->free_head = w->slots[*id].next_free;
+	--w->n_free;
+	return &w->slots[*id];
+}
+
+static void put_slot(struct fs_worker *w, uint32_t id)
+{
+	w->slots[id].next_free = w->free_head;
+	w->free_head = id;
+	++w->n_free;
+}
+
+/* ---- arming ----------------------------------------------------------------- */
+
+static void arm_recv(struct fs_worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	if (!sqe)
+		return;
+	io_uring_prep_recvmsg_multishot(sqe, FILE_UDP, &w->rx_msg, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BUF_GROUP;
+	io_uring_sqe_set_data64(sqe, user_data(OP_RECV, 0));
+	w->recv_armed = true;
+	++w->inflight;
+}
+
+static void arm_tun_poll(struct fs_worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_multishot(sqe, FILE_TUN, POLLIN);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, user_data(OP_TUN_POLL, 0));
+	w->tun_armed = true;
+	++w->inflight;
+}
+
+static void arm_stop(struct fs_worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, w->stop_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, user_data(OP_STOP, 0));
+	++w->inflight;
+}
+
+/* ---- receive ---------------------------------------------------------------- */
+
+/* The peer's address as we store it: IPv4 as AF_INET, not v4-mapped. */
+static void endpoint_from(struct fs_endpoint *ep, const struct sockaddr_in6 *name,
+			  struct msghdr *msgh, struct io_uring_recvmsg_out *out)
+{
+	struct cmsghdr *cmsg;
+
+	memset(ep, 0, sizeof(*ep));
+	if (IN6_IS_ADDR_V4MAPPED(&name->sin6_addr)) {
+		ep->addr.in.sin_family = AF_INET;
+		ep->addr.in.sin_port = name->sin6_port;
+		memcpy(&ep->addr.in.sin_addr, &name->sin6_addr.s6_addr[12], 4);
+	} else {
+		ep->addr.in6 = *name;
+	}
+	for (cmsg = io_uring_recvmsg_cmsg_firsthdr(out, msgh); cmsg;
+	     cmsg = io_uring_recvmsg_cmsg_nexthdr(out, msgh, cmsg)) {
+		if (cmsg->cmsg_level == IPPROTO_IP && cmsg->cmsg_type == IP_PKTINFO &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo info;
+
+			memcpy(&info, CMSG_DATA(cmsg), sizeof(info));
+			ep->src.v4 = info.ipi_addr;
+			ep->src_ifindex = info.ipi_ifindex;
+			ep->has_src = true;
+		} else if (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_PKTINFO &&
+			   cmsg->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo info;
+
+			memcpy(&info, CMSG_DATA(cmsg), sizeof(info));
+			if (IN6_IS_ADDR_V4MAPPED(&info.ipi6_addr)) {
+				memcpy(&ep->src.v4, &info.ipi6_addr.s6_addr[12], 4);
+			} else {
+				ep->src.v6 = info.ipi6_addr;
+			}
+			ep->src_ifindex = (int)info.ipi6_ifindex;
+			ep->has_src = true;
+		}
+	}
+}
+
+static void queue_handshake(struct fs_worker *w, const uint8_t *payload, size_t len,
+			    const struct fs_endpoint *from)
+{
+	struct fs_handshake_item item;
+
+	item.src = from->addr;
+	item.local = *from;
+	item.len = (uint16_t)len;
+	memcpy(item.msg, payload, len);
+	fs_device_queue_handshake(w->dev, &item);
+}
+
+static bool write_tun(struct fs_worker *w, uint16_t bid, const uint8_t *packet, size_t len)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	int fd = w->tun_fd >= 0 ? FILE_TUN : w->dev->tun_fds[0];
+
+	if (!sqe)
+		return false;
+	io_uring_prep_write(sqe, fd, packet, (unsigned int)len, 0);
+	if (w->tun_fd >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, user_data(OP_TUN_WRITE, bid));
+	++w->inflight;
+	return true;
+}
+
+static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t now)
+{
+	uint8_t *buf = w->rx_bufs + (size_t)bid * RX_BUF_SIZE;
+	struct io_uring_recvmsg_out *out;
+	struct fs_endpoint from;
+	uint8_t *payload, *inner;
+	size_t plen;
+	ssize_t n;
+
+	out = io_uring_recvmsg_validate(buf, len, &w->rx_msg);
+	if (!out || out->namelen < sizeof(struct sockaddr_in6)) {
+		__atomic_fetch_add(&w->dev->drops.malformed, 1, __ATOMIC_RELAXED);
+		goto recycle;
+	}
+	if (out->flags & MSG_TRUNC) {
+		__atomic_fetch_add(&w->dev->drops.truncated, 1, __ATOMIC_RELAXED);
+		goto recycle;
+	}
+	payload = io_uring_recvmsg_payload(out, &w->rx_msg);
+	plen = io_uring_recvmsg_payload_length(out, len, &w->rx_msg);
+	endpoint_from(&from, io_uring_recvmsg_name(out), &w->rx_msg, out);
+	++w->stats.rx_datagrams;
+
+	switch (fs_message_classify(payload, plen)) {
+	case WG_MESSAGE_DATA:
+		n = fs_receive_data(w->dev, payload, plen, &from, &inner, now);
+		if (n > 0 && write_tun(w, bid, inner, (size_t)n))
+			return;		/* the buffer returns when the write completes */
+		break;
+	case WG_MESSAGE_HANDSHAKE_INITIATION:
+	case WG_MESSAGE_HANDSHAKE_RESPONSE:
+	case WG_MESSAGE_HANDSHAKE_COOKIE:
+		queue_handshake(w, payload, plen, &from);
+		break;
+	default:
+		__atomic_fetch_add(&w->dev->drops.malformed, 1, __ATOMIC_RELAXED);
+		break;
+	}
+recycle:
+	recycle(w, bid);
+}
+
+/* ---- transmit --------------------------------------------------------------- */
+
+/* The inner destination, or NULL if the packet is not IPv4 or IPv6. */
+static const void *inner_destination(const uint8_t *packet, size_t len, int *family)
+{
+	if (len >= sizeof(struct iphdr) && packet[0] >> 4 == 4) {
+		*family = AF_INET;
+		return &((const struct iphdr *)packet)->daddr;
+	}
+	if (len >= sizeof(struct ip6_hdr) && packet[0] >> 4 == 6) {
+		*family = AF_INET6;
+		return &((const struct ip6_hdr *)packet)->ip6_dst;
+	}
+	return NULL;
+}
+
+static bool keypair_usable(const struct fs_noise_keypair *keypair, uint64_t now)
+{
+	return keypair && __atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED) &&
+	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now);
+}
+
+/* No keypair yet: keep the packet and ask the control thread for a handshake. */
+static void stage(struct fs_peer *peer, const uint8_t *packet, size_t len, uint64_t now)
+{
+	fs_peer_stage_packet(peer, packet, len);
+	if (fs_has_expired(__atomic_load_n(&peer->last_sent_handshake, __ATOMIC_RELAXED),
+			   WG_REKEY_TIMEOUT, now) &&
+	    !fs_timer_pending(peer, FS_TIMER_WANT_HANDSHAKE))
+		fs_timer_mod(peer, FS_TIMER_WANT_HANDSHAKE, now);
+}
+
+/* Returns true if the slot is now in flight. */
+static bool send_packet(struct fs_worker *w, uint32_t id, size_t len, uint64_t now)
+{
+	struct tx_slot *slot = &w->slots[id];
+	uint8_t *packet = slot->buf + sizeof(struct wg_message_data);
+	struct fs_device *dev = w->dev;
+	struct fs_noise_keypair *keypair;
+	struct fs_endpoint endpoint;
+	struct io_uring_sqe *sqe;
+	struct fs_peer *peer;
+	const void *dst;
+	bool has_endpoint;
+	ssize_t msglen;
+	int family;
+
+	dst = inner_destination(packet, len, &family);
+	if (!dst) {
+		__atomic_fetch_add(&dev->drops.malformed, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	peer = fs_allowedips_lookup(dev->allowedips, family, dst);
+	if (!peer) {
+		__atomic_fetch_add(&dev->drops.no_route, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
+	if (!has_endpoint) {
+		__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	keypair = fs_noise_current_keypair(peer->noise);
+	if (!keypair_usable(keypair, now)) {
+		stage(peer, packet, len, now);
+		return false;
+	}
+	msglen = fs_transport_encrypt(keypair, slot->buf, sizeof(slot->buf), packet, len,
+				      __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED), now);
+	if (msglen < 0) {
+		stage(peer, packet, len, now);
+		return false;
+	}
+	sqe = get_sqe(w);
+	if (!sqe)
+		return false;
+	slot->iov.iov_base = slot->buf;
+	slot->iov.iov_len = (size_t)msglen;
+	fs_send_prepare_msghdr(&slot->msg, &slot->name, slot->cmsg, &endpoint, &slot->iov);
+	io_uring_prep_sendmsg(sqe, FILE_UDP, &slot->msg, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, user_data(OP_SEND, id));
+	++w->inflight;
+
+	fs_timers_any_authenticated_packet_traversal(peer, now);
+	fs_timers_any_authenticated_packet_sent(peer);
+	fs_timers_data_sent(peer, now);
+	__atomic_fetch_add(&peer->tx_bytes, (uint64_t)msglen, __ATOMIC_RELAXED);
+	fs_send_keep_key_fresh(peer, now);
+	return true;
+}
+
+static void read_tun(struct fs_worker *w, uint64_t now)
+{
+	for (unsigned int i = 0; i < TUN_BATCH; ++i) {
+		struct tx_slot *slot;
+		uint32_t id;
+		ssize_t n;
+
+		slot = take_slot(w, &id);
+		if (!slot)
+			return;		/* still readable: resume when sends complete */
+		n = read(w->tun_fd, slot->buf + sizeof(struct wg_message_data), FS_PACKET_BUFFER);
+		if (n <= 0) {
+			put_slot(w, id);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				fs_log_error("worker %u: reading the TUN queue: %s", w->id, strerror(errno));
+			if (n == 0 || errno != EINTR)
+				w->tun_readable = false;
+			return;
+		}
+		++w->stats.tun_reads;
+		if (!send_packet(w, id, (size_t)n, now))
+			put_slot(w, id);
+	}
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t now)
+{
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+
+	switch (op_of(data)) {
+	case OP_RECV:
+		if (!more) {
+			w->recv_armed = false;
+			--w->inflight;
+		}
+		if (cqe->res == -ENOBUFS)
+			++w->stats.rx_nobufs;
+		else if (cqe->res < 0 && cqe->res != -ECANCELED)
+			fs_log_error("worker %u: receive: %s", w->id, strerror(-cqe->res));
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+			if (cqe->res >= 0)
+				handle_datagram(w, bid, cqe->res, now);
+			else
+				recycle(w, bid);
+		}
+		break;
+	case OP_TUN_POLL:
+		if (!more) {
+			w->tun_armed = false;
+			--w->inflight;
+		}
+		if (cqe->res > 0)
+			w->tun_readable = true;
+		break;
+	case OP_TUN_WRITE:
+		--w->inflight;
+		if (cqe->res < 0)
+			__atomic_fetch_add(&w->dev->drops.send_errors, 1, __ATOMIC_RELAXED);
+		else
+			++w->stats.tun_writes;
+		recycle(w, (uint16_t)value_of(data));
+		break;
+	case OP_SEND:
+		--w->inflight;
+		if (cqe->res < 0)
+			__atomic_fetch_add(&w->dev->drops.send_errors, 1, __ATOMIC_RELAXED);
+		else
+			++w->stats.tx_datagrams;
+		put_slot(w, value_of(data));
+		break;
+	case OP_STOP:
+		--w->inflight;
+		w->stopping = true;
+		break;
+	case OP_CANCEL:
+		--w->inflight;
+		break;
+	}
+}
+
+static void process_completions(struct fs_worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+	uint64_t now = fs_clock_now();
+
+	io_uring_for_each_cqe(&w->ring, head, cqe) {
+		handle_cqe(w, cqe, now);
+		++seen;
+	}
+	io_uring_cq_advance(&w->ring, seen);
+	if (w->tun_readable && w->tun_fd >= 0 && !w->stopping)
+		read_tun(w, now);
+	publish_recycled(w);
+	if (!w->stopping) {
+		if (!w->recv_armed)
+			arm_recv(w);
+		if (!w->tun_armed && w->tun_fd >= 0)
+			arm_tun_poll(w);
+	}
+}
+
+static void drain(struct fs_worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	struct __kernel_timespec timeout = { .tv_sec = 1 };
+	struct io_uring_cqe *cqe;
+
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, user_data(OP_CANCEL, 0));
+		++w->inflight;
+	}
+	io_uring_submit(&w->ring);
+	while (w->inflight) {
+		if (io_uring_wait_cqe_timeout(&w->ring, &cqe, &timeout))
+			break;
+		handle_cqe(w, cqe, fs_clock_now());
+		io_uring_cqe_seen(&w->ring, cqe);
+	}
+}
+
+static int setup(struct fs_worker *w)
+{
+	struct io_uring_params params = { 0 };
+	int files[2] = { w->udp_fd, w->tun_fd };
+	int ret;
+
+	params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+	ret = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &params);
+	if (ret == -EINVAL) {
+		memset(&params, 0, sizeof(params));
+		ret = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &params);
+	}
+	if (ret)
+		return ret;
+	ret = io_uring_register_files(&w->ring, files, w->tun_fd >= 0 ? 2 : 1);
+	if (ret)
+		return ret;
+	ret = setup_buf_ring(w);
+	if (ret)
+		return ret;
+	ret = setup_slots(w);
+	if (ret)
+		return ret;
+	/* Rounded up so that the control messages after the name stay aligned. */
+	w->rx_msg.msg_namelen = RX_NAME_SPACE;
+	w->rx_msg.msg_controllen = RX_CMSG_SPACE;
+	arm_recv(w);
+	if (w->tun_fd >= 0)
+		arm_tun_poll(w);
+	arm_stop(w);
+	return 0;
+}
+
+static void set_ready(struct fs_worker *w, int ready)
+{
+	pthread_mutex_lock(&w->ready_lock);
+	w->ready = ready;
+	pthread_cond_signal(&w->ready_cond);
+	pthread_mutex_unlock(&w->ready_lock);
+}
+
+static void *worker_main(void *arg)
+{
+	struct fs_worker *w = arg;
+	int ret;
+
+	urcu_memb_register_thread();
+	ret = setup(w);
+	set_ready(w, ret ? ret : 1);
+	if (ret)
+		goto out;
+	while (!w->stopping) {
+		bool busy = w->tun_readable && w->n_free && w->tun_fd >= 0;
+
+		ret = busy ? io_uring_submit(&w->ring) : io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			fs_log_error("worker %u: io_uring: %s", w->id, strerror(-ret));
+			break;
+		}
+		++w->stats.submit_batches;
+		urcu_memb_read_lock();
+		process_completions(w);
+		urcu_memb_read_unlock();
+	}
+	urcu_memb_read_lock();
+	drain(w);
+	urcu_memb_read_unlock();
+out:
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+static void worker_free(struct fs_worker *w)
+{
+	if (w->ring.ring_fd > 0)
+		io_uring_queue_exit(&w->ring);
+	if (w->buf_ring)
+		munmap(w->buf_ring, w->buf_ring_size);
+	free(w->rx_bufs);
+	free(w->slots);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
+	pthread_mutex_destroy(&w->ready_lock);
+	pthread_cond_destroy(&w->ready_cond);
+	free(w);
+}
+
+struct fs_worker *fs_worker_start(struct fs_device *dev, unsigned int id, int tun_fd, int udp_fd)
+{
+	struct fs_worker *w = calloc(1, sizeof(*w));
+	int ready;
+
+	if (!w)
+		return NULL;
+	w->dev = dev;
+	w->id = id;
+	w->tun_fd = tun_fd;
+	w->udp_fd = udp_fd;
+	w->ring.ring_fd = -1;
+	pthread_mutex_init(&w->ready_lock, NULL);
+	pthread_cond_init(&w->ready_cond, NULL);
+	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->stop_fd < 0 || pthread_create(&w->thread, NULL, worker_main, w)) {
+		worker_free(w);
+		return NULL;
+	}
+	pthread_mutex_lock(&w->ready_lock);
+	while (!w->ready)
+		pthread_cond_wait(&w->ready_cond, &w->ready_lock);
+	ready = w->ready;
+	pthread_mutex_unlock(&w->ready_lock);
+	if (ready < 0) {
+		pthread_join(w->thread, NULL);
+		fs_log_error("worker %u: setting up io_uring: %s", id, strerror(-ready));
+		worker_free(w);
+		errno = -ready;
+		return NULL;
+	}
+	return w;
+}
+
+void fs_worker_stop(struct fs_worker *w)
+{
+	uint64_t one = 1;
+
+	if (!w)
+		return;
+	if (write(w->stop_fd, &one, sizeof(one)) < 0)
+		fs_log_error("worker %u: cannot signal stop: %s", w->id, strerror(errno));
+	pthread_join(w->thread, NULL);
+	worker_free(w);
+}
+
+const struct fs_worker_stats *fs_worker_stats(const struct fs_worker *w)
+{
+	return &w->stats;
+}
