@@ -251,9 +251,10 @@ int ctl_uapi_parse_get(struct ctl_device *dev, const char *text, size_t len, cha
 		line = strndup(start, line_len);
 		if (!line)
 			return ctl_fail(err, errlen, "out of memory"), -ENOMEM;
-		ok = strlen(line) == line_len && get_line(&g, line, lineno);
 		if (strlen(line) != line_len)
-			ctl_fail(err, errlen, "line %u: contains a NUL byte", lineno);
+			ok = ctl_fail(err, errlen, "line %u: contains a NUL byte", lineno);
+		else
+			ok = get_line(&g, line, lineno);
 		sodium_memzero(line, line_len);
 		free(line);
 		if (!ok)
