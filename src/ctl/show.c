@@ -17,23 +17,25 @@ void ctl_show_usage(FILE *f, const char *name)
 	fprintf(f, "Usage: %s %s [<interface> | all | interfaces] [--json]\n", PROG_NAME, name);
 }
 
-/* Prints one interface; false (with the message on stderr) when it cannot be read. */
-static bool show_one(const char *ifname, bool json, int indent)
+/* Reads one interface; false (with the message on stderr) when it cannot be read. */
+static bool get_one(struct ctl_device *dev, const char *ifname)
 {
 	char err[CTL_ERRLEN];
-	struct ctl_device dev;
-	bool ok;
 
-	ctl_device_init(&dev);
-	ok = !ctl_uapi_get(&dev, ifname, err, sizeof(err));
-	if (!ok)
-		ctl_error(err);
-	else if (json)
-		ctl_print_json(stdout, &dev, ctl_show_keys(), indent);
+	ctl_device_init(dev);
+	if (!ctl_uapi_get(dev, ifname, err, sizeof(err)))
+		return true;
+	ctl_error(err);
+	ctl_device_free(dev);
+	return false;
+}
+
+static void print_one(const struct ctl_device *dev, bool json, int indent)
+{
+	if (json)
+		ctl_print_json(stdout, dev, ctl_show_keys(), indent);
 	else
-		ctl_print_pretty(stdout, &dev, time(NULL), ctl_show_keys());
-	ctl_device_free(&dev);
-	return ok;
+		ctl_print_pretty(stdout, dev, time(NULL), ctl_show_keys());
 }
 
 static int list_names(char ***names, size_t *n)
@@ -82,14 +84,19 @@ static int show_all(bool json)
 	if (json)
 		printf("{\n  \"interfaces\": [");
 	for (size_t i = 0; i < n; ++i) {
+		struct ctl_device dev;
+
+		if (!get_one(&dev, names[i])) {
+			ok = false;
+			continue;
+		}
 		if (json)
 			printf("%s\n    ", shown ? "," : "");
 		else if (shown)
 			printf("\n");
-		if (show_one(names[i], json, 2))
-			++shown;
-		else
-			ok = false;
+		print_one(&dev, json, 2);
+		ctl_device_free(&dev);
+		++shown;
 	}
 	if (json)
 		printf(shown ? "\n  ]\n}\n" : "]\n}\n");
@@ -99,6 +106,7 @@ static int show_all(bool json)
 
 int ctl_show_main(int argc, char *argv[])
 {
+	struct ctl_device dev;
 	const char *what = NULL;
 	bool json = false;
 
@@ -121,9 +129,11 @@ int ctl_show_main(int argc, char *argv[])
 		return show_all(json);
 	if (!strcmp(what, "interfaces"))
 		return show_interfaces(json);
-	if (!show_one(what, json, 0))
+	if (!get_one(&dev, what))
 		return CTL_FAIL;
+	print_one(&dev, json, 0);
 	if (json)
 		printf("\n");
+	ctl_device_free(&dev);
 	return CTL_OK;
 }
