@@ -27,11 +27,6 @@ struct get_parser {
 	size_t errlen;
 };
 
-static bool parse_u64(uint64_t *out, const char *value, uint64_t max)
-{
-	return ctl_parse_u64(out, value, max);
-}
-
 static bool parse_u32(uint32_t *out, const char *value, uint32_t max)
 {
 	uint64_t number;
@@ -171,13 +166,13 @@ static bool peer_line(struct get_parser *g, const char *key, const char *value)
 	if (!strcmp(key, "endpoint"))
 		return peer->has_endpoint = fs_endpoint_parse(&peer->endpoint, value, NULL, 0);
 	if (!strcmp(key, "last_handshake_time_sec"))
-		return parse_u64(&peer->last_handshake_sec, value, INT64_MAX);
+		return ctl_parse_u64(&peer->last_handshake_sec, value, INT64_MAX);
 	if (!strcmp(key, "last_handshake_time_nsec"))
-		return parse_u64(&peer->last_handshake_nsec, value, INT64_MAX);
+		return ctl_parse_u64(&peer->last_handshake_nsec, value, INT64_MAX);
 	if (!strcmp(key, "rx_bytes"))
-		return parse_u64(&peer->rx_bytes, value, UINT64_MAX);
+		return ctl_parse_u64(&peer->rx_bytes, value, UINT64_MAX);
 	if (!strcmp(key, "tx_bytes"))
-		return parse_u64(&peer->tx_bytes, value, UINT64_MAX);
+		return ctl_parse_u64(&peer->tx_bytes, value, UINT64_MAX);
 	if (!strcmp(key, "persistent_keepalive_interval"))
 		return peer->has_persistent_keepalive = parse_u16(&peer->persistent_keepalive, value);
 	if (!strcmp(key, "allowed_ip"))

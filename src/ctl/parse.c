@@ -84,7 +84,7 @@ static bool parse_fwmark(uint32_t *fwmark, const char *label, const char *value,
 
 		errno = 0;
 		number = strtoull(value, &end, base);
-		if (!*end && !errno && number <= UINT32_MAX && (base == 10 || value[2] != '-')) {
+		if (!*end && !errno && number <= UINT32_MAX) {
 			*fwmark = (uint32_t)number;
 			return true;
 		}
