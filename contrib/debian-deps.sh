@@ -7,5 +7,5 @@ apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libsodium-dev libb2-dev liburing-dev libnftnl-dev libmnl-dev liburcu-dev \
 	libcriterion-dev \
-	iproute2 nftables iputils-ping tcpdump \
+	iproute2 nftables iputils-ping tcpdump jq \
 	wireguard-go wireguard-tools
