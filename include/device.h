@@ -41,6 +41,7 @@ enum {
 	FS_PEER_HASH_BITS = 10,
 	FS_HANDSHAKE_QUEUE_LEN = WG_MAX_QUEUED_INCOMING_HANDSHAKES,
 	FS_MAX_WORKERS = 64,
+	FS_STALE_SOURCES = 8,
 };
 
 enum fs_timer {
@@ -180,6 +181,8 @@ struct fs_device {
 	struct fs_handshake_item *handshake_queue;
 	unsigned int handshake_head, handshake_count;
 	uint64_t last_under_load;
+	struct fs_endpoint stale_sources[FS_STALE_SOURCES];	/* under handshake_lock */
+	unsigned int n_stale_sources;
 
 	/* the control thread's wake-ups */
 	int kick_fd;			/* eventfd */
@@ -199,6 +202,8 @@ void fs_device_kick(struct fs_device *dev);
 bool fs_device_under_load(struct fs_device *dev, uint64_t now);
 void fs_device_process_handshakes(struct fs_device *dev);
 bool fs_device_queue_handshake(struct fs_device *dev, const struct fs_handshake_item *item);
+void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoint *endpoint);
+void fs_device_process_stale_sources(struct fs_device *dev);
 
 /* peer.c */
 struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);

@@ -208,6 +208,61 @@ void fs_device_process_handshakes(struct fs_device *dev)
 	fs_device_kick(dev);	/* more left: come back after the other events */
 }
 
+/* ---- stale source addresses -------------------------------------------------- */
+
+/*
+ * A worker's send failed with EINVAL from a remembered local address that
+ * is gone. The worker cannot touch the peer after the send completed (it
+ * may be freed by then), so it tells the control thread the address, and
+ * every peer that remembers it forgets it: the next send lets the kernel
+ * choose, and the next packet received teaches us again.
+ */
+void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoint *endpoint)
+{
+	pthread_mutex_lock(&dev->handshake_lock);
+	if (dev->n_stale_sources < FS_STALE_SOURCES)
+		dev->stale_sources[dev->n_stale_sources++] = *endpoint;
+	pthread_mutex_unlock(&dev->handshake_lock);
+	fs_device_kick(dev);
+}
+
+static bool same_source(const struct fs_endpoint *a, const struct fs_endpoint *b)
+{
+	if (!a->has_src || !b->has_src || a->addr.sa.sa_family != b->addr.sa.sa_family)
+		return false;
+	return a->addr.sa.sa_family == AF_INET ? a->src.v4.s_addr == b->src.v4.s_addr :
+	       !memcmp(&a->src.v6, &b->src.v6, sizeof(a->src.v6));
+}
+
+void fs_device_process_stale_sources(struct fs_device *dev)
+{
+	struct fs_endpoint stale[FS_STALE_SOURCES];
+	unsigned int n;
+	struct fs_peer *peer;
+
+	pthread_mutex_lock(&dev->handshake_lock);
+	n = dev->n_stale_sources;
+	memcpy(stale, dev->stale_sources, n * sizeof(stale[0]));
+	dev->n_stale_sources = 0;
+	pthread_mutex_unlock(&dev->handshake_lock);
+	if (!n)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	cds_list_for_each_entry(peer, &dev->peers, list) {
+		struct fs_endpoint endpoint;
+		bool has;
+
+		fs_peer_get_endpoint(peer, &endpoint, &has);
+		for (unsigned int i = 0; has && i < n; ++i) {
+			if (same_source(&endpoint, &stale[i])) {
+				fs_peer_clear_endpoint_src(peer);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /* ---- configuration ------------------------------------------------------------ */
 
 static int set_private_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN])
@@ -365,6 +420,16 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		rebind = true;
 	}
 
+	/* The mark must take on every socket before anything else changes. */
+	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark && !rebind && dev->udp_fds[0] >= 0) {
+		ret = fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
+		if (ret) {
+			fs_socket_set_mark(dev->udp_fds, dev->n_workers, dev->fwmark);
+			snprintf(err, errlen, "cannot set fwmark %u: %s", cfg->fwmark, strerror(-ret));
+			return ret;
+		}
+	}
+
 	if (rebind) {
 		/* Workers own the old sockets: stop them, swap, start again. */
 		fs_device_stop(dev);
@@ -378,11 +443,8 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		dev->configured_port = cfg->listen_port;
 	if (cfg->has_private_key && (ret = set_private_key(dev, cfg->private_key)))
 		goto out;
-	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark) {
+	if (cfg->has_fwmark)
 		dev->fwmark = cfg->fwmark;
-		if (dev->udp_fds[0] >= 0)
-			fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
-	}
 	apply_extensions(dev, cfg);
 	if (cfg->replace_peers) {
 		struct fs_peer *peer, *tmp;

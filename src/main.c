@@ -203,19 +203,30 @@ static int open_tun(struct daemon_state *st)
 	return multi_queue ? 1 : 0;
 }
 
-/* Double fork: the daemon is nobody's child, and the parent reaps the middle one. */
-static int daemonize(void)
+/*
+ * Double fork: the daemon is nobody's child, and the parent reaps the
+ * middle one. The parent then waits on a pipe until the daemon says it is
+ * running (or dies), so the command's exit status tells whether it started.
+ * Returns in the daemon with *ready_fd, the pipe's write end.
+ */
+static int daemonize(int *ready_fd)
 {
-	int status, null;
-	pid_t pid = fork();
+	int fds[2], status;
+	char ok;
+	pid_t pid;
 
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid > 0) {
-		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		close(fds[1]);
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			exit(1);
-		exit(WEXITSTATUS(status));
+		exit(read(fds[0], &ok, 1) == 1 && ok == 0 ? 0 : 1);
 	}
+	close(fds[0]);
 	if (setsid() < 0)
 		_exit(1);
 	pid = fork();
@@ -225,7 +236,16 @@ static int daemonize(void)
 		_exit(0);
 	if (chdir("/"))
 		_exit(1);
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	*ready_fd = fds[1];
+	return 0;
+}
+
+/* Once running: tell the waiting parent, let go of the terminal, log to syslog. */
+static void detach(const char *ifname, int ready_fd)
+{
+	char ok = 0;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
@@ -233,7 +253,10 @@ static int daemonize(void)
 		if (null > STDERR_FILENO)
 			close(null);
 	}
-	return 0;
+	fs_log_init(ifname, true);
+	if (write(ready_fd, &ok, 1) != 1)
+		fs_log_error("cannot tell the parent we started: %s", strerror(errno));
+	close(ready_fd);
 }
 
 static int epoll_add(struct daemon_state *st, int fd, uint32_t events, int tag,
@@ -435,6 +458,7 @@ static void control_loop(struct daemon_state *st)
 				while (read(st->dev.kick_fd, &value, sizeof(value)) > 0)
 					;
 				fs_device_process_handshakes(&st->dev);
+				fs_device_process_stale_sources(&st->dev);
 				break;
 			case TAG_TIMER:
 				while (read(st->timer_fd, &value, sizeof(value)) > 0)
@@ -528,7 +552,7 @@ int main(int argc, char *argv[])
 	struct daemon_state st = { .uapi_fd = -1, .tun_fd = -1, .epoll_fd = -1, .signal_fd = -1,
 				   .netlink_fd = -1, .inotify_fd = -1, .timer_fd = -1 };
 	bool multi_queue;
-	int ret, status = 1;
+	int ret, status = 1, ready_fd = -1;
 
 	ret = parse_args(&st, argc, argv);
 	if (ret)
@@ -568,12 +592,11 @@ int main(int argc, char *argv[])
 			st.uapi_ino = sb.st_ino;
 	}
 	if (!st.foreground) {
-		ret = daemonize();
+		ret = daemonize(&ready_fd);
 		if (ret) {
 			fprintf(stderr, "flowspreadd: cannot daemonize: %s\n", strerror(-ret));
 			goto out_uapi;
 		}
-		fs_log_init(st.ifname, true);
 	}
 
 	urcu_memb_register_thread();
@@ -602,6 +625,10 @@ int main(int argc, char *argv[])
 	}
 	fs_log_verbose("device %s started with %u workers, listening on UDP port %u", st.ifname,
 		       st.workers, st.dev.listen_port);
+	if (ready_fd >= 0) {
+		detach(st.ifname, ready_fd);
+		ready_fd = -1;
+	}
 
 	control_loop(&st);
 	fs_log_verbose("shutting down: %s", st.quit_reason ? st.quit_reason : "error");

@@ -62,6 +62,7 @@ struct tx_slot {
 	struct iovec iov;
 	union fs_sockaddr name;
 	uint8_t cmsg[FS_SEND_CMSG_SPACE] __attribute__((aligned(8)));
+	struct fs_endpoint endpoint;	/* where it went, for EINVAL on a stale source */
 	uint32_t next_free;
 };
 
@@ -421,6 +422,7 @@ static bool send_packet(struct fs_worker *w, uint32_t id, size_t len, uint64_t n
 		return false;
 	slot->iov.iov_base = slot->buf;
 	slot->iov.iov_len = (size_t)msglen;
+	slot->endpoint = endpoint;
 	fs_send_prepare_msghdr(&slot->msg, &slot->name, slot->cmsg, &endpoint, &slot->iov);
 	io_uring_prep_sendmsg(sqe, FILE_UDP, &slot->msg, 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
@@ -504,9 +506,13 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 		break;
 	case OP_SEND:
 		--w->inflight;
-		if (cqe->res < 0)
+		if (cqe->res < 0) {
+			const struct fs_endpoint *endpoint = &w->slots[value_of(data)].endpoint;
+
 			__atomic_fetch_add(&w->dev->drops.send_errors, 1, __ATOMIC_RELAXED);
-		else
+			if (cqe->res == -EINVAL && endpoint->has_src)
+				fs_device_report_stale_source(w->dev, endpoint);
+		} else
 			++w->stats.tx_datagrams;
 		put_slot(w, value_of(data));
 		break;
