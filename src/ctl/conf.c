@@ -217,10 +217,21 @@ bool ctl_conf_parse(struct ctl_device *dev, const char *text, size_t len, const 
 
 	if (!append)
 		dev->has_private_key = dev->has_listen_port = dev->has_fwmark = dev->replace_peers = true;
-	if (parse_lines(&p, text, len))
-		return true;
-	ctl_err_prefix(err, errlen, "config file %s ", filename);
-	return false;
+	if (!parse_lines(&p, text, len)) {
+		ctl_err_prefix(err, errlen, "config file %s ", filename);
+		return false;
+	}
+	/*
+	 * wg addconf replaces a peer's allowed IPs even when its section names
+	 * none. flowspreadctl addconf keeps them then, so that a [Peer]
+	 * section carrying only extension keys (applied from wg-quick's
+	 * PostUp) does not leave the peer without allowed IPs.
+	 */
+	if (append)
+		for (size_t i = 0; i < dev->n_peers; ++i)
+			if (!dev->peers[i].allowed_ips.n)
+				dev->peers[i].replace_allowed_ips = false;
+	return true;
 }
 
 bool ctl_conf_read_file(char **text, size_t *len, const char *path, char *err, size_t errlen)

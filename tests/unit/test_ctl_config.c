@@ -73,6 +73,25 @@ Test(ctl_config, addconf_sends_only_what_the_file_sets)
 	free(request);
 }
 
+Test(ctl_config, addconf_keeps_allowed_ips_of_a_section_without_them)
+{
+	/* An extension-only [Peer] section, as applied from wg-quick's PostUp. */
+	char *add = ctl_test_conf_request(
+		"[Peer]\nPublicKey = " KEY_B_B64 "\nAltEndpoint = 192.0.2.9:51820\n", true);
+	char *set = ctl_test_conf_request(
+		"[Peer]\nPublicKey = " KEY_B_B64 "\nAltEndpoint = 192.0.2.9:51820\n", false);
+
+	ctl_assert_text(add,
+			"set=1\n"
+			"public_key=" KEY_B_HEX "\n"
+			"endpoint_alt=192.0.2.9:51820\n"
+			"\n");
+	/* setconf still replaces them, as wg setconf does. */
+	cr_assert(strstr(set, "replace_allowed_ips=true\n"), "setconf request: %s", set);
+	free(add);
+	free(set);
+}
+
 Test(ctl_config, interface_extension_keys)
 {
 	char *request = ctl_test_conf_request(
@@ -116,7 +135,6 @@ Test(ctl_config, peer_extension_keys)
 			"set=1\n"
 			"public_key=" KEY_A_HEX "\n"
 			"endpoint=[2001:db8::1]:51820\n"
-			"replace_allowed_ips=true\n"
 			"endpoint_alt=192.0.2.7:51820\n"
 			"endpoint_alt=[2001:db8::2]:51821\n"
 			"endpoint_alt=192.0.2.8:4500\n"
@@ -195,10 +213,8 @@ Test(ctl_config, numbers_in_every_form_wg_takes)
 			"fwmark=1234\n"
 			"public_key=" KEY_A_HEX "\n"
 			"persistent_keepalive_interval=65535\n"
-			"replace_allowed_ips=true\n"
 			"public_key=" KEY_B_HEX "\n"
 			"persistent_keepalive_interval=0\n"
-			"replace_allowed_ips=true\n"
 			"\n");
 	free(request);
 }
