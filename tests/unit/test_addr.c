@@ -5,35 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <criterion/criterion.h>
+#include "leakcheck.h"
 #include "addr.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/*
- * Criterion runs each test in a child whose exit status it ignores once the
- * test has passed, and ignores assertions in .fini, so LeakSanitizer's
- * report at exit fails nothing. Check after each test and crash on a leak:
- * a crash is counted.
- */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define __SANITIZE_ADDRESS__ 1		/* clang's spelling of gcc's macro */
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-static void check_leaks(void)
-{
-	if (__lsan_do_recoverable_leak_check())
-		abort();
-}
-#else
-static void check_leaks(void)
-{
-}
-#endif
-
-TestSuite(addr, .fini = check_leaks);
+FS_LEAK_CHECKED_SUITE(addr);
 #define NO_SUCH_SCOPE 4000000000u	/* an interface index no host has */
 
 struct endpoint_case {

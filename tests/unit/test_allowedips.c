@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <criterion/criterion.h>
+#include "leakcheck.h"
 #include <urcu/urcu-memb.h>
 #include "allowedips.h"
 
@@ -38,6 +39,7 @@ static void rcu_down(void)
 {
 	urcu_memb_barrier();
 	urcu_memb_unregister_thread();
+	fs_test_check_leaks();
 }
 
 TestSuite(allowedips, .init = rcu_up, .fini = rcu_down);

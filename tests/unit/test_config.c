@@ -7,35 +7,12 @@
 #include <string.h>
 #include <time.h>
 #include <criterion/criterion.h>
+#include "leakcheck.h"
 #include "config.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/*
- * Criterion runs each test in a child whose exit status it ignores once the
- * test has passed, and ignores assertions in .fini, so LeakSanitizer's
- * report at exit fails nothing. Check after each test and crash on a leak:
- * a crash is counted.
- */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define __SANITIZE_ADDRESS__ 1		/* clang's spelling of gcc's macro */
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-static void check_leaks(void)
-{
-	if (__lsan_do_recoverable_leak_check())
-		abort();
-}
-#else
-static void check_leaks(void)
-{
-}
-#endif
-
-TestSuite(config, .fini = check_leaks);
+FS_LEAK_CHECKED_SUITE(config);
 
 #define KEY_A "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
 #define KEY_B "c6c8e0b8d2bdad0e1b6c2a0e49b0af9c16f3e5a6f4e1da1e6a2a53c0e8f4d3b1"

@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "cookie.h"
 #include "transport.h"
+#include "leakcheck.h"
 
 #define T0 FS_TEST_SEC(1000)
 #define MAKER_LIFETIME FS_TEST_SEC(WG_COOKIE_SECRET_MAX_AGE - WG_COOKIE_SECRET_LATENCY)
@@ -54,6 +55,8 @@ static void cookie_round(struct load_fixture *f, const struct wg_message_handsha
 					 (struct sockaddr *)&f->src, now));
 	cr_assert(fs_cookie_consume_reply(&reply, f->pair.a.table, now), "reply refused");
 }
+
+FS_LEAK_CHECKED_SUITE(cookie);
 
 Test(cookie, mac1_on_both_handshake_messages)
 {

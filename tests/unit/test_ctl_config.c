@@ -7,6 +7,9 @@
  * section 1. Refused files are checked for the exact message.
  */
 #include "test_ctl.h"
+#include "leakcheck.h"
+
+FS_LEAK_CHECKED_SUITE(ctl_config);
 
 Test(ctl_config, standard_keys_as_wg_setconf_sends_them)
 {

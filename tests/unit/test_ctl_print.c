@@ -6,8 +6,11 @@
  * names, and `wg showconf`'s INI with the extension keys.
  */
 #include "test_ctl.h"
+#include "leakcheck.h"
 
 #define HANDSHAKE 1700000000	/* peer A's latest handshake in WIREGUARD_GO_ANSWER */
+
+FS_LEAK_CHECKED_SUITE(ctl_print);
 
 Test(ctl_print, pretty_standard_keys_as_wg_show)
 {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "../../src/ctl/subcommands.h"
 #include "test_ctl.h"
+#include "leakcheck.h"
 
 /* A temporary file holding text; its path in path (PATH_MAX), removed by the caller. */
 static void temp_file(char path[64], const char *text)
@@ -53,6 +54,8 @@ static enum ctl_status parse(struct ctl_device *dev, char *err, int argc, char *
 		cr_assert_str_eq(err_, (message));                             \
 		ctl_device_free(&dev_);                                        \
 	} while (0)
+
+FS_LEAK_CHECKED_SUITE(ctl_set);
 
 Test(ctl_set, standard_arguments_as_wg_set_sends_them)
 {

@@ -6,6 +6,7 @@
  */
 #include "../../src/ctl/sync.h"
 #include "test_ctl.h"
+#include "leakcheck.h"
 
 /* The file parsed as syncconf parses it, diffed against the running answer: the request. */
 static char *sync_request(const char *running_answer, const char *conf)
@@ -43,6 +44,8 @@ static char *sync_request(const char *running_answer, const char *conf)
 	"preshared_key=" ZERO_HEX "\n"                                         \
 	"persistent_keepalive_interval=0\n"                                    \
 	"errno=0\n\n"
+
+FS_LEAK_CHECKED_SUITE(ctl_sync);
 
 Test(ctl_sync, removes_missing_peers_and_clears_dropped_settings)
 {

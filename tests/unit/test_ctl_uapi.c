@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include "test_ctl.h"
+#include "leakcheck.h"
 
 static void assert_prefix(const struct fs_prefix *prefix, const char *expected)
 {
@@ -28,6 +29,8 @@ static void assert_key(const uint8_t key[WG_KEY_LEN], const char *expected_b64)
 
 	cr_assert_str_eq(ctl_key_to_base64(text, key), expected_b64);
 }
+
+FS_LEAK_CHECKED_SUITE(ctl_uapi);
 
 Test(ctl_uapi, wireguard_go_answer)
 {

@@ -7,12 +7,15 @@
  */
 #include "helpers.h"
 #include "hash.h"
+#include "leakcheck.h"
 
 static void seq(uint8_t *buf, size_t len, uint8_t start)
 {
 	for (size_t i = 0; i < len; ++i)
 		buf[i] = (uint8_t)(start + i);
 }
+
+FS_LEAK_CHECKED_SUITE(hash);
 
 Test(hash, blake2s_rfc7693_abc)
 {

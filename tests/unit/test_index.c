@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <criterion/criterion.h>
 #include "index.h"
+#include "leakcheck.h"
 
 enum { MANY = 100000 };
 
@@ -54,6 +55,8 @@ static void check_all_found(struct fs_index_table *table, struct fs_index_entry 
 		cr_assert_null(fs_index_lookup(table, other_type(e[i].type), e[i].index));
 	}
 }
+
+FS_LEAK_CHECKED_SUITE(index);
 
 Test(index, many_inserts_are_distinct_and_found)
 {

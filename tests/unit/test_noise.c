@@ -10,10 +10,13 @@
 #include "hash.h"
 #include "noise.h"
 #include "transport.h"
+#include "leakcheck.h"
 
 /* Time of the first handshake step in most tests: well away from zero. */
 #define T0 FS_TEST_SEC(1000)
 #define FLOOD_GAP (FS_NSEC_PER_SEC / WG_INITIATIONS_PER_SECOND)
+
+FS_LEAK_CHECKED_SUITE(noise);
 
 Test(noise, x25519_rfc7748_section_6_1)
 {

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <criterion/criterion.h>
 #include "ratelimiter.h"
+#include "leakcheck.h"
 
 #define MSEC 1000000ULL
 #define SEC (1000 * MSEC)
@@ -53,6 +54,8 @@ static unsigned int burst(struct fs_ratelimiter *rl, const struct sockaddr *src,
 		++n;
 	return n;
 }
+
+FS_LEAK_CHECKED_SUITE(ratelimiter);
 
 Test(ratelimiter, burst_refill_and_full_again)
 {

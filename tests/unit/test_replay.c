@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "helpers.h"
 #include "replay.h"
+#include "leakcheck.h"
 
 #define WINDOW ((uint64_t)WG_COUNTER_WINDOW_SIZE)
 #define REJECT WG_REJECT_AFTER_MESSAGES
@@ -29,6 +30,8 @@ static struct fs_replay_counter *window_new(void)
 			       (unsigned long long)(c))
 #define REJECTED(r, c) cr_assert(!fs_replay_check((r), (c)), "counter %llu accepted", \
 				 (unsigned long long)(c))
+
+FS_LEAK_CHECKED_SUITE(replay);
 
 Test(replay, constants)
 {

@@ -7,6 +7,7 @@
 #include <time.h>
 #include "helpers.h"
 #include "tai64n.h"
+#include "leakcheck.h"
 
 static uint64_t be64(const uint8_t *p)
 {
@@ -21,6 +22,8 @@ static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+FS_LEAK_CHECKED_SUITE(tai64n);
 
 Test(tai64n, unix_epoch)
 {

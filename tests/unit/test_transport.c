@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "helpers.h"
 #include "transport.h"
+#include "leakcheck.h"
 
 #define T0 FS_TEST_SEC(1000)
 #define MTU 1420
@@ -57,6 +58,8 @@ static ssize_t send_msg(struct fs_test_side *side, uint8_t **msg, const void *pl
 	cr_assert_not_null(side->peer->current, "no current keypair to send with");
 	return fs_transport_encrypt(side->peer->current, *msg, need, plain, len, MTU, now);
 }
+
+FS_LEAK_CHECKED_SUITE(transport);
 
 Test(transport, padding_and_round_trip)
 {
