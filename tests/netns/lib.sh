@@ -18,11 +18,14 @@
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 WG_PROBE=$top_builddir/tests/netns/wg-probe
+FLOWSPREADD=$top_builddir/flowspreadd
 FS_VERBOSE=${FS_VERBOSE:-0}
 
 fs_namespaces=()
 fs_pids=()
 fs_interfaces=()
+fs_logs=()		# logs under $fs_tmp that a failing test prints
+declare -A fs_daemon_pid	# IFNAME -> PID of its flowspreadd or wireguard-go
 fs_tmp=
 
 say() { printf '%s\n' "$*"; }
@@ -69,6 +72,18 @@ require_netns()
 	trap 'exit 1' INT TERM HUP
 }
 
+# require_daemon [TOOL...]: require_netns, the built flowspreadd, and TOOLs.
+require_daemon()
+{
+	local cmd
+
+	require_netns
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null || skip "\`$cmd' is not installed"
+	done
+	[[ -x $FLOWSPREADD ]] || fail "$FLOWSPREADD is missing: run \`make flowspreadd' first"
+}
+
 # ns_create NAME: a namespace fsns$$-NAME with lo up; its name in $REPLY.
 ns_create()
 {
@@ -97,6 +112,23 @@ alive()
 	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
 	stat=${stat##*) }
 	[[ ${stat%% *} != Z ]]
+}
+
+# exited PID: true once PID has ended.
+exited() { ! alive "$1"; }
+
+# until_true SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds
+# (true) or SECONDS have passed (false).
+until_true()
+{
+	local i tries=$(($1 * 10))
+	shift
+
+	for ((i = 0; i < tries; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # track PID: ends PID (by its number, nothing else) on exit unless it was
@@ -170,9 +202,223 @@ wg_show_field()
 		awk -v k="$pub" '$1 == k { $1 = ""; print substr($0, 2) }'
 }
 
+# flowspreadd_start NS IFNAME [OPTION...]: runs "flowspreadd -f OPTION...
+# IFNAME" in NS, in the background, with LOG_LEVEL=verbose, logging to
+# $fs_tmp/IFNAME.log (printed if the test fails), and waits for its UAPI
+# socket. Its PID goes in fs_daemon_pid[IFNAME].
+flowspreadd_start()
+{
+	local ns=$1 ifname=$2 sock=/var/run/wireguard/$2.sock pid i
+	shift 2
+
+	chat "  [$ns] flowspreadd -f $* $ifname &"
+	LOG_LEVEL=verbose ip netns exec "$ns" "$FLOWSPREADD" -f "$@" "$ifname" \
+		>"$fs_tmp/$ifname.log" 2>&1 &
+	pid=$!
+	track "$pid"
+	fs_daemon_pid[$ifname]=$pid
+	fs_logs+=("$ifname.log")
+	for ((i = 0; i < 100; i++)); do
+		[[ -S $sock ]] && return 0
+		alive "$pid" || break
+		sleep 0.1
+	done
+	fail "flowspreadd did not create $sock"
+}
+
+# wggo_start NS IFNAME: wireguard_go_start, its PID in fs_daemon_pid[IFNAME]
+# and its log printed if the test fails.
+wggo_start()
+{
+	wireguard_go_start "$1" "$2"
+	fs_daemon_pid[$2]=${fs_pids[-1]}
+	fs_logs+=("$2.log")
+}
+
+# daemon_wait IFNAME [SECONDS]: waits (10 s) for the daemon of IFNAME to
+# exit and returns its exit status; fails if it does not exit in time.
+daemon_wait()
+{
+	local ifname=$1 pid=${fs_daemon_pid[$1]}
+
+	until_true "${2:-10}" exited "$pid" ||
+		fail "the daemon of $ifname (PID $pid) still runs after ${2:-10} s"
+	unset "fs_daemon_pid[$ifname]"
+	reap "$pid"
+}
+
+# daemon_stop IFNAME [SIGNAL]: sends SIGNAL (TERM) to the daemon of IFNAME
+# and returns its exit status.
+daemon_stop()
+{
+	chat "  kill -${2:-TERM} ${fs_daemon_pid[$1]}	# $1"
+	kill -"${2:-TERM}" "${fs_daemon_pid[$1]}" || fail "cannot signal the daemon of $1"
+	daemon_wait "$1"
+}
+
+# log_mark IFNAME...: remembers where the logs of IFNAME... end now;
+# log_since IFNAME prints what was logged after the mark.
+declare -A fs_log_mark
+log_mark()
+{
+	local ifname
+
+	for ifname in "$@"; do
+		fs_log_mark[$ifname]=$(wc -l <"$fs_tmp/$ifname.log")
+	done
+}
+log_since() { tail -n "+$((${fs_log_mark[$1]:-0} + 1))" "$fs_tmp/$1.log"; }
+
+# uapi_raw IFNAME [CHUNK]: sends stdin, UAPI requests each ending in an empty
+# line, to IFNAME's socket over one connection (CHUNK bytes per write, 1 ms
+# apart, if given) and prints the answers, all of them; fails if they are
+# not all there within 5 s.
+uapi_raw()
+{
+	python3 -c "$(cat <<-'EOF'
+	import socket, sys, time
+	path, chunk = sys.argv[1], int(sys.argv[2])
+	data = sys.stdin.buffer.read()
+	want = len([r for r in data.split(b'\n\n') if r.strip()])
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(5)
+	s.connect(path)
+	if chunk:
+	    for i in range(0, len(data), chunk):
+	        s.sendall(data[i:i + chunk])
+	        time.sleep(0.001)
+	else:
+	    s.sendall(data)
+	got = b''
+	try:
+	    while got.count(b'errno=') < want or not got.endswith(b'\n\n'):
+	        more = s.recv(65536)
+	        if not more:
+	            break
+	        got += more
+	except socket.timeout:
+	    pass
+	sys.stdout.buffer.write(got)
+	if got.count(b'errno=') != want:
+	    print('expected %d answers, got %d' % (want, got.count(b'errno=')), file=sys.stderr)
+	    sys.exit(1)
+	EOF
+	)" "/var/run/wireguard/$1.sock" "${2:-0}" || fail "UAPI exchange with $1 failed"
+}
+
+# drop_count IFNAME REASON: N from the "dropped: ... N REASON, ..." line
+# flowspreadd logs at exit (LOG_LEVEL=verbose); empty if there is none.
+drop_count()
+{
+	sed -n "s/.*dropped: .* \([0-9][0-9]*\) $2\(,.*\)\{0,1\}\$/\1/p" "$fs_tmp/$1.log" | tail -n 1
+}
+
+# tunnel_up NS IFNAME ADDR...: gives IFNAME the addresses (PREFIX/LEN) and
+# sets it up.
+tunnel_up()
+{
+	local ns=$1 ifname=$2 addr
+	shift 2
+
+	for addr in "$@"; do
+		if [[ $addr == *:* ]]; then
+			ip -n "$ns" addr add "$addr" dev "$ifname" nodad
+		else
+			ip -n "$ns" addr add "$addr" dev "$ifname"
+		fi || fail "cannot add $addr to $ifname in $ns"
+	done
+	ip -n "$ns" link set "$ifname" up || fail "cannot set $ifname up in $ns"
+}
+
+# ping_all NS ADDR [COUNT [OPTION...]]: COUNT (3) pings from NS, each one
+# answered.
+ping_all()
+{
+	local ns=$1 addr=$2 count=${3:-3} out
+	shift $(($# < 3 ? $# : 3))
+
+	out=$(n "$ns" ping -n -c "$count" -i 0.2 -W 2 "$@" "$addr" 2>&1)
+	chat "$out"
+	[[ $out == *" $count received, 0% packet loss"* ]] ||
+		fail "ping $* $addr from $ns: expected $count replies, got: $(tail -n 2 <<<"$out")"
+}
+
+# ping_none NS ADDR [OPTION...]: 3 pings from NS get no reply at all.
+ping_none()
+{
+	local ns=$1 addr=$2 out
+	shift 2
+
+	out=$(n "$ns" ping -n -c 3 -i 0.2 -W 1 "$@" "$addr" 2>&1)
+	chat "$out"
+	[[ $out == *" 0 received"* ]] ||
+		fail "ping $* $addr from $ns: expected no reply, got: $(tail -n 2 <<<"$out")"
+}
+
+# wait_tcp_listen NS PORT: waits (5 s) for a TCP listener on PORT in NS.
+wait_tcp_listen()
+{
+	local i
+
+	for ((i = 0; i < 50; i++)); do
+		[[ -n $(ss -N "$1" -tlnH "sport = :$2" 2>/dev/null) ]] && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on TCP port $2 in $1"
+}
+
+# iperf NAME SERVER_NS SERVER_ADDR CLIENT_NS [CLIENT OPTION...]: one iperf3
+# test (JSON in $fs_tmp/NAME.json) with a one-shot server bound to
+# SERVER_ADDR; prints what iperf_result does. Fails unless the test
+# completed.
+iperf()
+{
+	local name=$1 sns=$2 saddr=$3 cns=$4 spid rc port=5201
+	shift 4
+
+	chat "  [$sns] iperf3 -s -1 -B $saddr -p $port &"
+	ip netns exec "$sns" iperf3 -s -1 -B "$saddr" -p "$port" >"$fs_tmp/$name.server" 2>&1 &
+	spid=$!
+	track "$spid"
+	wait_tcp_listen "$sns" "$port"
+	n "$cns" timeout 60 iperf3 -J -c "$saddr" -p "$port" "$@" >"$fs_tmp/$name.json" 2>&1
+	rc=$?
+	until_true 5 exited "$spid" || kill -TERM "$spid" 2>/dev/null
+	reap "$spid" 2>/dev/null
+	iperf_result "$fs_tmp/$name.json" ||
+		fail "iperf3 $* to $saddr (client in $cns) did not complete (status $rc)"
+}
+
+# iperf_result FILE: from iperf3's JSON in FILE, one line per direction the
+# test measured: "forward|reverse BITS_PER_SECOND LOST_PERCENT" (TCP: what
+# the receiver got, LOST_PERCENT 0; UDP: the receiver's count of losses).
+# False if the test did not complete.
+iperf_result()
+{
+	python3 - "$1" <<-'EOF'
+	import json, sys
+	try:
+	    r = json.load(open(sys.argv[1]))
+	except ValueError:
+	    print(open(sys.argv[1]).read(), file=sys.stderr)
+	    sys.exit(1)
+	if 'error' in r:
+	    print('iperf3:', r['error'], file=sys.stderr)
+	    sys.exit(1)
+	e = r['end']
+	udp = r['start']['test_start']['protocol'] == 'UDP'
+	for way, sfx in (('forward', ''), ('reverse', '_bidir_reverse')):
+	    if udp and 'sum' + sfx in e:
+	        s = e['sum' + sfx]
+	        print(way, int(s['bits_per_second']), s['lost_percent'])
+	    elif not udp and 'sum_received' + sfx in e:
+	        print(way, int(e['sum_received' + sfx]['bits_per_second']), 0)
+	EOF
+}
+
 cleanup()
 {
-	local rc=$? pid i ns ifname
+	local rc=$? pid i ns ifname log
 
 	for pid in "${fs_pids[@]}"; do
 		# Not yet reaped, so the PID is still ours even if it exited.
@@ -184,6 +430,12 @@ cleanup()
 		alive "$pid" && kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	if [[ $rc != 0 && $rc != 77 ]]; then
+		for log in "${fs_logs[@]}"; do
+			say "--- $log:"
+			sed 's/^/  /' "$fs_tmp/$log"
+		done
+	fi
 	for ns in "${fs_namespaces[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
