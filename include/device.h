@@ -239,10 +239,15 @@ void fs_send_handshake_response(struct fs_peer *peer, uint64_t now);
 void fs_send_keepalive(struct fs_peer *peer, uint64_t now);
 void fs_send_staged(struct fs_peer *peer, uint64_t now);
 void fs_send_keep_key_fresh(struct fs_peer *peer, uint64_t now);
-/* Builds a msghdr for a datagram to the endpoint; cmsg needs FS_SEND_CMSG_SPACE bytes. */
+/*
+ * Builds a msghdr for datagrams to the endpoint; cmsg needs
+ * FS_SEND_CMSG_SPACE bytes. gso_size 0: one datagram; otherwise the
+ * buffer is cut into datagrams of gso_size bytes (UDP_SEGMENT).
+ */
 #define FS_SEND_CMSG_SPACE 64
 void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *cmsg,
-			    const struct fs_endpoint *endpoint, struct iovec *iov);
+			    const struct fs_endpoint *endpoint, struct iovec *iov,
+			    uint16_t gso_size);
 int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
 		     size_t len);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,12 +21,15 @@
 /*
  * The sockets are AF_INET6 and dual-stack: IPv4 endpoints are written as
  * v4-mapped addresses, and the sticky source goes in IP_PKTINFO or
- * IPV6_PKTINFO.
+ * IPV6_PKTINFO. A nonzero gso_size asks the kernel to cut the buffer into
+ * datagrams of that size (UDP_SEGMENT), the last one possibly shorter.
  */
 void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *cmsgbuf,
-			    const struct fs_endpoint *endpoint, struct iovec *iov)
+			    const struct fs_endpoint *endpoint, struct iovec *iov,
+			    uint16_t gso_size)
 {
 	struct cmsghdr *cmsg;
+	size_t used = 0;
 
 	memset(msg, 0, sizeof(*msg));
 	memset(name, 0, sizeof(*name));
@@ -42,22 +46,23 @@ void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *c
 	msg->msg_namelen = sizeof(struct sockaddr_in6);
 	msg->msg_iov = iov;
 	msg->msg_iovlen = 1;
-	if (!endpoint->has_src)
+	if (!endpoint->has_src && !gso_size)
 		return;
 
 	memset(cmsgbuf, 0, FS_SEND_CMSG_SPACE);
 	msg->msg_control = cmsgbuf;
 	msg->msg_controllen = FS_SEND_CMSG_SPACE;
 	cmsg = CMSG_FIRSTHDR(msg);
-	if (endpoint->addr.sa.sa_family == AF_INET) {
+	if (endpoint->has_src && endpoint->addr.sa.sa_family == AF_INET) {
 		struct in_pktinfo info = { .ipi_spec_dst = endpoint->src.v4 };
 
 		cmsg->cmsg_level = IPPROTO_IP;
 		cmsg->cmsg_type = IP_PKTINFO;
 		cmsg->cmsg_len = CMSG_LEN(sizeof(info));
 		memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-		msg->msg_controllen = CMSG_SPACE(sizeof(info));
-	} else {
+		used += CMSG_SPACE(sizeof(info));
+		cmsg = (struct cmsghdr *)((uint8_t *)cmsgbuf + used);
+	} else if (endpoint->has_src) {
 		struct in6_pktinfo info = { .ipi6_addr = endpoint->src.v6 };
 
 		if (IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr))
@@ -66,8 +71,17 @@ void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *c
 		cmsg->cmsg_type = IPV6_PKTINFO;
 		cmsg->cmsg_len = CMSG_LEN(sizeof(info));
 		memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
-		msg->msg_controllen = CMSG_SPACE(sizeof(info));
+		used += CMSG_SPACE(sizeof(info));
+		cmsg = (struct cmsghdr *)((uint8_t *)cmsgbuf + used);
 	}
+	if (gso_size) {
+		cmsg->cmsg_level = SOL_UDP;
+		cmsg->cmsg_type = UDP_SEGMENT;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(gso_size));
+		memcpy(CMSG_DATA(cmsg), &gso_size, sizeof(gso_size));
+		used += CMSG_SPACE(sizeof(gso_size));
+	}
+	msg->msg_controllen = used;
 }
 
 int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
@@ -81,7 +95,7 @@ int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, 
 
 	if (fd < 0)
 		return -ENOTCONN;
-	fs_send_prepare_msghdr(&msg, &name, cmsg, endpoint, &iov);
+	fs_send_prepare_msghdr(&msg, &name, cmsg, endpoint, &iov, 0);
 	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 		return 0;
 	if (errno == EINVAL && endpoint->has_src) {

@@ -40,8 +40,11 @@ enum {
 	RX_BUF_SIZE = FS_PACKET_BUFFER + 256,
 	RX_CMSG_SPACE = 128,
 	RX_NAME_SPACE = (sizeof(struct sockaddr_in6) + 7) & ~7UL,
-	TX_SLOTS = 256,
-	TUN_BATCH = 64,
+	TX_SLOTS = 32,
+	TX_BUF = 65000,			/* a UDP GSO send: below the 64 KiB datagram limit */
+	GSO_MAX_SEGMENTS = 64,		/* UDP_MAX_SEGMENTS is 64 on older kernels */
+	GSO_FAILURES_TO_DISABLE = 3,
+	TUN_BATCH = 128,
 	BUF_GROUP = 0,
 	FILE_UDP = 0,
 	FILE_TUN = 1,
@@ -56,8 +59,19 @@ enum op {
 	OP_CANCEL,
 };
 
+/*
+ * A transmit slot is one sendmsg: the data messages of consecutive
+ * packets to the same peer, back to back. When they are more than one,
+ * all but the last have the same length and the kernel cuts the buffer
+ * into datagrams (UDP GSO), so a burst of full-sized packets costs one
+ * send instead of one each.
+ */
 struct tx_slot {
-	uint8_t buf[FS_PACKET_BUFFER + 64] __attribute__((aligned(16)));
+	uint8_t buf[TX_BUF] __attribute__((aligned(16)));
+	size_t len;
+	uint16_t segment;		/* length of each data message but the last */
+	uint16_t segments;
+	struct fs_peer *peer;		/* only while the slot is being filled */
 	struct msghdr msg;
 	struct iovec iov;
 	union fs_sockaddr name;
@@ -86,6 +100,10 @@ struct fs_worker {
 	uint32_t free_head;
 	unsigned int n_free;
 	unsigned int inflight;
+	struct tx_slot *open;		/* the slot being filled, if any */
+	uint32_t open_id;
+	unsigned int gso_failures;
+	bool gso_disabled;
 
 	bool recv_armed, tun_armed, tun_readable, stopping;
 	struct fs_worker_stats stats;
@@ -366,6 +384,66 @@ static bool keypair_usable(const struct fs_noise_keypair *keypair, uint64_t now)
 	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now);
 }
 
+static void submit_slot(struct fs_worker *w, uint32_t id)
+{
+	struct tx_slot *slot = &w->slots[id];
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	if (!sqe) {
+		put_slot(w, id);
+		return;
+	}
+	slot->iov.iov_base = slot->buf;
+	slot->iov.iov_len = slot->len;
+	fs_send_prepare_msghdr(&slot->msg, &slot->name, slot->cmsg, &slot->endpoint, &slot->iov,
+			       slot->segments > 1 ? slot->segment : 0);
+	io_uring_prep_sendmsg(sqe, FILE_UDP, &slot->msg, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, user_data(OP_SEND, id));
+	++w->inflight;
+}
+
+/* Sends what the open slot holds (or gives it back if it holds nothing). */
+static void flush_open(struct fs_worker *w)
+{
+	struct tx_slot *slot = w->open;
+
+	if (!slot)
+		return;
+	w->open = NULL;
+	slot->peer = NULL;
+	if (!slot->segments)
+		put_slot(w, w->open_id);
+	else
+		submit_slot(w, w->open_id);
+}
+
+static struct tx_slot *open_slot(struct fs_worker *w)
+{
+	if (!w->open) {
+		w->open = take_slot(w, &w->open_id);
+		if (w->open) {
+			w->open->len = 0;
+			w->open->segments = 0;
+			w->open->peer = NULL;
+		}
+	}
+	return w->open;
+}
+
+/*
+ * Whether a data message of msglen bytes to peer may join the open slot:
+ * same peer, room left, and every message but the last of equal length.
+ */
+static bool fits(const struct fs_worker *w, const struct tx_slot *slot, struct fs_peer *peer,
+		 size_t msglen)
+{
+	if (!slot->segments)
+		return true;
+	return !w->gso_disabled && slot->peer == peer && slot->segments < GSO_MAX_SEGMENTS &&
+	       slot->len + msglen <= TX_BUF && msglen <= slot->segment;
+}
+
 /* No keypair yet: keep the packet and ask the control thread for a handshake. */
 static void stage(struct fs_peer *peer, const uint8_t *packet, size_t len, uint64_t now)
 {
@@ -376,63 +454,82 @@ static void stage(struct fs_peer *peer, const uint8_t *packet, size_t len, uint6
 		fs_timer_mod(peer, FS_TIMER_WANT_HANDSHAKE, now);
 }
 
-/* Returns true if the slot is now in flight. */
-static bool send_packet(struct fs_worker *w, uint32_t id, size_t len, uint64_t now)
+/*
+ * The packet of len bytes was read to slot->buf + slot->len + 16. Encrypts
+ * it in place and appends it to the open slot, or moves it to a new slot
+ * when it cannot join. Returns false when no slot is left to move it to.
+ */
+static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 {
-	struct tx_slot *slot = &w->slots[id];
-	uint8_t *packet = slot->buf + sizeof(struct wg_message_data);
+	struct tx_slot *slot = w->open;
+	uint8_t *packet = slot->buf + slot->len + sizeof(struct wg_message_data);
 	struct fs_device *dev = w->dev;
+	unsigned int mtu = __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED);
 	struct fs_noise_keypair *keypair;
 	struct fs_endpoint endpoint;
-	struct io_uring_sqe *sqe;
 	struct fs_peer *peer;
 	const void *dst;
 	bool has_endpoint;
-	ssize_t msglen;
+	size_t msglen;
+	ssize_t ret;
 	int family;
 
 	dst = inner_destination(packet, len, &family);
 	if (!dst) {
 		__atomic_fetch_add(&dev->drops.malformed, 1, __ATOMIC_RELAXED);
-		return false;
+		return true;
 	}
 	peer = fs_allowedips_lookup(dev->allowedips, family, dst);
 	if (!peer) {
 		__atomic_fetch_add(&dev->drops.no_route, 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
-	if (!has_endpoint) {
-		__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
-		return false;
+		return true;
 	}
 	keypair = fs_noise_current_keypair(peer->noise);
 	if (!keypair_usable(keypair, now)) {
 		stage(peer, packet, len, now);
-		return false;
+		return true;
 	}
-	msglen = fs_transport_encrypt(keypair, slot->buf, sizeof(slot->buf), packet, len,
-				      __atomic_load_n(&dev->mtu, __ATOMIC_RELAXED), now);
-	if (msglen < 0) {
+
+	msglen = fs_transport_message_len(len, mtu);
+	if (!fits(w, slot, peer, msglen)) {
+		uint8_t *moved;
+
+		flush_open(w);
+		slot = open_slot(w);
+		if (!slot) {
+			stage(peer, packet, len, now);
+			return false;
+		}
+		moved = slot->buf + sizeof(struct wg_message_data);
+		memcpy(moved, packet, len);	/* the old slot's send does not cover it */
+		packet = moved;
+	}
+	if (!slot->segments) {
+		fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
+		if (!has_endpoint) {
+			__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+		slot->endpoint = endpoint;
+		slot->peer = peer;
+		slot->segment = (uint16_t)msglen;
+	}
+	ret = fs_transport_encrypt(keypair, slot->buf + slot->len, TX_BUF - slot->len, packet, len,
+				   mtu, now);
+	if (ret < 0) {
 		stage(peer, packet, len, now);
-		return false;
+		return true;
 	}
-	sqe = get_sqe(w);
-	if (!sqe)
-		return false;
-	slot->iov.iov_base = slot->buf;
-	slot->iov.iov_len = (size_t)msglen;
-	slot->endpoint = endpoint;
-	fs_send_prepare_msghdr(&slot->msg, &slot->name, slot->cmsg, &endpoint, &slot->iov);
-	io_uring_prep_sendmsg(sqe, FILE_UDP, &slot->msg, 0);
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, user_data(OP_SEND, id));
-	++w->inflight;
+	slot->len += (size_t)ret;
+	++slot->segments;
+	/* A shorter message must be the last of a GSO send. */
+	if ((size_t)ret < slot->segment)
+		flush_open(w);
 
 	fs_timers_any_authenticated_packet_traversal(peer, now);
 	fs_timers_any_authenticated_packet_sent(peer);
 	fs_timers_data_sent(peer, now);
-	__atomic_fetch_add(&peer->tx_bytes, (uint64_t)msglen, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&peer->tx_bytes, (uint64_t)ret, __ATOMIC_RELAXED);
 	fs_send_keep_key_fresh(peer, now);
 	return true;
 }
@@ -440,26 +537,31 @@ static bool send_packet(struct fs_worker *w, uint32_t id, size_t len, uint64_t n
 static void read_tun(struct fs_worker *w, uint64_t now)
 {
 	for (unsigned int i = 0; i < TUN_BATCH; ++i) {
-		struct tx_slot *slot;
-		uint32_t id;
+		struct tx_slot *slot = open_slot(w);
+		size_t room;
 		ssize_t n;
 
-		slot = take_slot(w, &id);
 		if (!slot)
 			return;		/* still readable: resume when sends complete */
-		n = read(w->tun_fd, slot->buf + sizeof(struct wg_message_data), FS_PACKET_BUFFER);
+		room = TX_BUF - slot->len;
+		if (room < FS_PACKET_BUFFER + 2 * sizeof(struct wg_message_data)) {
+			flush_open(w);
+			continue;
+		}
+		n = read(w->tun_fd, slot->buf + slot->len + sizeof(struct wg_message_data),
+			 FS_PACKET_BUFFER);
 		if (n <= 0) {
-			put_slot(w, id);
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				fs_log_error("worker %u: reading the TUN queue: %s", w->id, strerror(errno));
 			if (n == 0 || errno != EINTR)
 				w->tun_readable = false;
-			return;
+			break;
 		}
 		++w->stats.tun_reads;
-		if (!send_packet(w, id, (size_t)n, now))
-			put_slot(w, id);
+		if (!transmit(w, (size_t)n, now))
+			break;
 	}
+	flush_open(w);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -507,11 +609,19 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 	case OP_SEND:
 		--w->inflight;
 		if (cqe->res < 0) {
-			const struct fs_endpoint *endpoint = &w->slots[value_of(data)].endpoint;
+			const struct tx_slot *slot = &w->slots[value_of(data)];
 
-			__atomic_fetch_add(&w->dev->drops.send_errors, 1, __ATOMIC_RELAXED);
-			if (cqe->res == -EINVAL && endpoint->has_src)
-				fs_device_report_stale_source(w->dev, endpoint);
+			__atomic_fetch_add(&w->dev->drops.send_errors, slot->segments,
+					   __ATOMIC_RELAXED);
+			if (cqe->res == -EINVAL && slot->endpoint.has_src)
+				fs_device_report_stale_source(w->dev, &slot->endpoint);
+			else if (slot->segments > 1 && !w->gso_disabled &&
+				 ++w->gso_failures >= GSO_FAILURES_TO_DISABLE) {
+				/* E.g. a path MTU below the segment size: send one by one. */
+				w->gso_disabled = true;
+				fs_log_error("worker %u: UDP segmentation offload failed (%s); sending datagrams one by one",
+					     w->id, strerror(-cqe->res));
+			}
 		} else
 			++w->stats.tx_datagrams;
 		put_slot(w, value_of(data));
