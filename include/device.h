@@ -173,6 +173,7 @@ struct fs_device {
 	struct fs_worker *workers[FS_MAX_WORKERS];
 	int tun_fds[FS_MAX_WORKERS];
 	unsigned int n_tun_fds;
+	bool vnet_hdr;			/* TUN packets carry a virtio_net_hdr (offloads) */
 	int udp_fds[FS_MAX_WORKERS];
 	bool running;
 

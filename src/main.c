@@ -49,6 +49,7 @@ struct daemon_state {
 	int uapi_fd, tun_fd, epoll_fd, signal_fd, netlink_fd, inotify_fd, timer_fd;
 	ino_t uapi_ino;			/* ours, so we never unlink a successor's socket */
 	bool foreground;
+	bool vnet_hdr;
 	unsigned int workers;
 	bool quit;
 	const char *quit_reason;
@@ -187,18 +188,22 @@ static int open_tun(struct daemon_state *st)
 	if (!parse_fd("WG_TUN_FD", &fd))
 		return -EINVAL;
 	if (fd >= 0) {
-		ret = fs_tun_describe(fd, st->ifname, &multi_queue);
+		ret = fs_tun_describe(fd, st->ifname, &multi_queue, &st->vnet_hdr);
 		if (ret)
 			return ret;
 	} else {
-		fd = fs_tun_open_queue(st->ifname, true);
+		fd = fs_tun_open_queue(st->ifname, true, true);
 		if (fd < 0)
 			return fd;
+		st->vnet_hdr = true;
 		ret = fs_tun_set_mtu(st->ifname, FS_DEFAULT_MTU);
 		if (ret)
 			fs_log_error("cannot set the MTU of %s to %d: %s", st->ifname, FS_DEFAULT_MTU,
 				     strerror(-ret));
 	}
+	/* Without offloads the vnet header stays, always empty: harmless. */
+	if (st->vnet_hdr && (ret = fs_tun_enable_offloads(fd)))
+		fs_log_error("cannot enable TUN offloads on %s: %s", st->ifname, strerror(-ret));
 	st->tun_fd = fd;
 	return multi_queue ? 1 : 0;
 }
@@ -532,6 +537,7 @@ static int open_queues(struct daemon_state *st, bool multi_queue)
 
 	dev->tun_fds[0] = st->tun_fd;
 	dev->n_tun_fds = 1;
+	dev->vnet_hdr = st->vnet_hdr;
 	if (!multi_queue)
 		return 0;
 	for (unsigned int i = 1; i < dev->n_workers; ++i) {
@@ -539,7 +545,7 @@ static int open_queues(struct daemon_state *st, bool multi_queue)
 		int fd;
 
 		memcpy(name, st->ifname, IFNAMSIZ);
-		fd = fs_tun_open_queue(name, true);
+		fd = fs_tun_open_queue(name, true, st->vnet_hdr);
 		if (fd < 0)
 			return fd;
 		dev->tun_fds[dev->n_tun_fds++] = fd;

@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "device.h"
 #include "log.h"
+#include "offload.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -45,6 +46,7 @@ enum {
 	GSO_MAX_SEGMENTS = 64,		/* UDP_MAX_SEGMENTS is 64 on older kernels */
 	GSO_FAILURES_TO_DISABLE = 3,
 	TUN_BATCH = 128,
+	SCRATCH_SIZE = sizeof(struct virtio_net_hdr) + 65536,
 	BUF_GROUP = 0,
 	FILE_UDP = 0,
 	FILE_TUN = 1,
@@ -100,6 +102,7 @@ struct fs_worker {
 	uint32_t free_head;
 	unsigned int n_free;
 	unsigned int inflight;
+	uint8_t *scratch;		/* a TUN read with offloads: header and up to 64 KiB */
 	struct tx_slot *open;		/* the slot being filled, if any */
 	uint32_t open_id;
 	unsigned int gso_failures;
@@ -185,7 +188,8 @@ static void publish_recycled(struct fs_worker *w)
 static int setup_slots(struct fs_worker *w)
 {
 	w->slots = aligned_alloc(64, sizeof(struct tx_slot) * TX_SLOTS);
-	if (!w->slots)
+	w->scratch = malloc(SCRATCH_SIZE);
+	if (!w->slots || !w->scratch)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < TX_SLOTS; ++i)
 		w->slots[i].next_free = i + 1;
@@ -346,6 +350,18 @@ static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t
 	switch (fs_message_classify(payload, plen)) {
 	case WG_MESSAGE_DATA:
 		n = fs_receive_data(w->dev, payload, plen, &from, &inner, now);
+		if (n > 0 && w->dev->vnet_hdr) {
+			/*
+			 * The header goes where the data message's header was. The
+			 * AEAD authenticated the packet end to end, so, as the kernel
+			 * driver does, tell the stack its checksums need no check.
+			 */
+			struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
+
+			inner -= sizeof(vh);
+			memcpy(inner, &vh, sizeof(vh));
+			n += (ssize_t)sizeof(vh);
+		}
 		if (n > 0 && write_tun(w, bid, inner, (size_t)n))
 			return;		/* the buffer returns when the write completes */
 		break;
@@ -534,22 +550,93 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 	return true;
 }
 
+/* Room the open slot needs for one more packet of up to len bytes. */
+static bool room_for(const struct tx_slot *slot, size_t len)
+{
+	return TX_BUF - slot->len >= len + WG_MESSAGE_PADDING_MULTIPLE +
+					     2 * sizeof(struct wg_message_data);
+}
+
+/* The next slot with room for a packet of len bytes, or NULL if none is free. */
+static struct tx_slot *slot_for(struct fs_worker *w, size_t len)
+{
+	struct tx_slot *slot = open_slot(w);
+
+	if (slot && !room_for(slot, len)) {
+		flush_open(w);
+		slot = open_slot(w);
+	}
+	return slot;
+}
+
+static uint8_t *packet_place(struct tx_slot *slot)
+{
+	return slot->buf + slot->len + sizeof(struct wg_message_data);
+}
+
+/*
+ * One read with offloads: a virtio_net_hdr, then a packet whose checksum
+ * may be unfinished, or a TCP segment of up to 64 KiB to cut into packets.
+ * Returns false when the slots ran out.
+ */
+static bool transmit_offloaded(struct fs_worker *w, size_t n, uint64_t now)
+{
+	struct virtio_net_hdr vh;
+	uint8_t *packet = w->scratch + sizeof(vh);
+	struct tx_slot *slot;
+	struct fs_tso tso;
+
+	if (n <= sizeof(vh))
+		return true;
+	memcpy(&vh, w->scratch, sizeof(vh));
+	n -= sizeof(vh);
+	if (vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		if ((vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		    !fs_offload_finish_csum(packet, n, vh.csum_start, vh.csum_offset))
+			goto malformed;
+		if (n > FS_PACKET_BUFFER) {
+			__atomic_fetch_add(&w->dev->drops.truncated, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+		slot = slot_for(w, n);
+		if (!slot)
+			return false;
+		memcpy(packet_place(slot), packet, n);
+		return transmit(w, n, now);
+	}
+	if (!fs_tso_init(&tso, &vh, packet, n) || tso.hdr_len + tso.mss > FS_PACKET_BUFFER)
+		goto malformed;
+	for (unsigned int i = 0; i < tso.count; ++i) {
+		size_t len;
+
+		slot = slot_for(w, tso.hdr_len + tso.mss);
+		if (!slot)
+			return false;	/* the rest of the segment is lost; TCP resends it */
+		len = fs_tso_segment(&tso, i, packet_place(slot));
+		if (!transmit(w, len, now))
+			return false;
+	}
+	return true;
+malformed:
+	__atomic_fetch_add(&w->dev->drops.malformed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
 static void read_tun(struct fs_worker *w, uint64_t now)
 {
+	bool vnet_hdr = w->dev->vnet_hdr;
+
 	for (unsigned int i = 0; i < TUN_BATCH; ++i) {
-		struct tx_slot *slot = open_slot(w);
-		size_t room;
+		struct tx_slot *slot = slot_for(w, FS_PACKET_BUFFER);
 		ssize_t n;
+		bool more;
 
 		if (!slot)
-			return;		/* still readable: resume when sends complete */
-		room = TX_BUF - slot->len;
-		if (room < FS_PACKET_BUFFER + 2 * sizeof(struct wg_message_data)) {
-			flush_open(w);
-			continue;
-		}
-		n = read(w->tun_fd, slot->buf + slot->len + sizeof(struct wg_message_data),
-			 FS_PACKET_BUFFER);
+			break;		/* still readable: resume when sends complete */
+		if (vnet_hdr)
+			n = read(w->tun_fd, w->scratch, SCRATCH_SIZE);
+		else
+			n = read(w->tun_fd, packet_place(slot), FS_PACKET_BUFFER);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				fs_log_error("worker %u: reading the TUN queue: %s", w->id, strerror(errno));
@@ -558,7 +645,8 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 			break;
 		}
 		++w->stats.tun_reads;
-		if (!transmit(w, (size_t)n, now))
+		more = vnet_hdr ? transmit_offloaded(w, (size_t)n, now) : transmit(w, (size_t)n, now);
+		if (!more)
 			break;
 	}
 	flush_open(w);
@@ -758,6 +846,7 @@ static void worker_free(struct fs_worker *w)
 		munmap(w->buf_ring, w->buf_ring_size);
 	free(w->rx_bufs);
 	free(w->slots);
+	free(w->scratch);
 	if (w->stop_fd >= 0)
 		close(w->stop_fd);
 	pthread_mutex_destroy(&w->ready_lock);
