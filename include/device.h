@@ -18,6 +18,7 @@
 #ifndef FLOWSPREAD_DEVICE_H
 #define FLOWSPREAD_DEVICE_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -188,6 +189,7 @@ struct fs_device {
 	/* the control thread's wake-ups */
 	int kick_fd;			/* eventfd */
 	uint64_t next_wake;		/* atomic: earliest armed deadline */
+	bool tun_gone;			/* atomic: a worker saw the TUN device go away */
 
 	struct fs_drop_stats drops;
 };
@@ -251,6 +253,15 @@ void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *c
 			    uint16_t gso_size);
 int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
 		     size_t len);
+/*
+ * Whether a send error may mean the remembered local address is gone:
+ * EINVAL, or ENETUNREACH (what IP_PKTINFO with a deleted IPv4 address
+ * gives on 6.x kernels).
+ */
+static inline bool fs_send_stale_source(int err)
+{
+	return err == -EINVAL || err == -ENETUNREACH;
+}
 
 /* receive.c */
 void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item, uint64_t now);

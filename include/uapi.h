@@ -23,6 +23,9 @@ struct fs_uapi_conn {
 	size_t out_len, out_off, out_cap;
 };
 
+/* -EADDRINUSE if a daemon answers on IFNAME's socket, 0 if none does. */
+int fs_uapi_probe(const char *ifname);
+
 /*
  * Creates the listening socket (directory 0755, socket under umask 077).
  * A stale socket is replaced; a live one (a daemon answers) is -EADDRINUSE.

@@ -312,8 +312,6 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		      const struct fs_config_peer *cp, uint64_t now)
 {
 	struct fs_peer *peer = fs_device_lookup_peer(dev, cp->public_key);
-	bool created = false;
-
 	if (is_own_key(dev, cp->public_key, cfg))
 		return 0;	/* ignored, as wireguard-go does */
 	if (cp->remove) {
@@ -327,7 +325,6 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		peer = fs_peer_create(dev, cp->public_key);
 		if (!peer)
 			return -errno;
-		created = true;
 	}
 	if (cp->has_preshared_key)
 		fs_noise_peer_set_preshared_key(peer->noise, cp->preshared_key);
@@ -365,8 +362,6 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		if (!old && cp->persistent_keepalive && dev->running)
 			fs_timer_mod(peer, FS_TIMER_WANT_KEEPALIVE, now);
 	}
-	if (created && dev->running)
-		fs_timer_mod(peer, FS_TIMER_WANT_STAGED, now);
 	return 0;
 }
 

@@ -208,6 +208,8 @@ static int open_tun(struct daemon_state *st)
 	return multi_queue ? 1 : 0;
 }
 
+static void quit_signals(sigset_t *mask);
+
 /*
  * Double fork: the daemon is nobody's child, and the parent reaps the
  * middle one. The parent then waits on a pipe until the daemon says it is
@@ -226,6 +228,11 @@ static int daemonize(int *ready_fd)
 	if (pid < 0)
 		return -errno;
 	if (pid > 0) {
+		sigset_t mask;
+
+		/* The waiting parent may be interrupted as any command. */
+		quit_signals(&mask);
+		pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 		close(fds[1]);
 		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			exit(1);
@@ -462,6 +469,11 @@ static void control_loop(struct daemon_state *st)
 			case TAG_KICK:
 				while (read(st->dev.kick_fd, &value, sizeof(value)) > 0)
 					;
+				if (__atomic_load_n(&st->dev.tun_gone, __ATOMIC_ACQUIRE)) {
+					st->quit = true;
+					st->quit_reason = "the interface was deleted";
+					break;
+				}
 				fs_device_process_handshakes(&st->dev);
 				fs_device_process_stale_sources(&st->dev);
 				break;
@@ -475,28 +487,31 @@ static void control_loop(struct daemon_state *st)
 	}
 }
 
+static void quit_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+}
+
 static int setup_control(struct daemon_state *st)
 {
 	sigset_t mask;
 	int ret;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	/* Blocked before any thread starts, so every thread inherits it. */
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	quit_signals(&mask);
 	st->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	st->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	st->timer_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 	st->netlink_fd = open_netlink();
-	st->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (st->signal_fd < 0 || st->epoll_fd < 0 || st->timer_fd < 0 || st->netlink_fd < 0 ||
-	    st->inotify_fd < 0)
+	if (st->signal_fd < 0 || st->epoll_fd < 0 || st->timer_fd < 0 || st->netlink_fd < 0)
 		return -errno;
-	if (inotify_add_watch(st->inotify_fd, st->uapi_path, IN_ATTRIB | IN_DELETE_SELF) < 0)
-		return -errno;
+	/* Deleted before we listened for link events? Then no event will tell us. */
+	if (if_nametoindex(st->ifname) != (unsigned int)st->dev.ifindex) {
+		st->quit = true;
+		st->quit_reason = "the interface was deleted";
+	}
 	if ((ret = epoll_add(st, st->signal_fd, EPOLLIN, TAG_SIGNAL, NULL)) ||
 	    (ret = epoll_add(st, st->uapi_fd, EPOLLIN, TAG_UAPI_LISTEN, NULL)) ||
 	    (ret = epoll_add(st, st->netlink_fd, EPOLLIN, TAG_NETLINK, NULL)) ||
@@ -559,20 +574,38 @@ int main(int argc, char *argv[])
 				   .netlink_fd = -1, .inotify_fd = -1, .timer_fd = -1 };
 	bool multi_queue;
 	int ret, status = 1, ready_fd = -1;
+	sigset_t mask;
 
 	ret = parse_args(&st, argc, argv);
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	/*
+	 * Blocked from the start (and so in every thread): a signal that comes
+	 * while we set up waits for the signalfd and ends in a clean exit.
+	 */
+	quit_signals(&mask);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "flowspreadd: libsodium failed to initialise\n");
 		return 1;
 	}
 	fs_log_init(st.ifname, false);
 
+	/* Before touching the TUN device: it may be a running daemon's. */
+	if (!getenv("WG_UAPI_FD") && fs_uapi_probe(st.ifname) == -EADDRINUSE) {
+		fprintf(stderr, "flowspreadd: another daemon serves %s (%s/%s.sock answers)\n",
+			st.ifname, FS_UAPI_DIR, st.ifname);
+		return 1;
+	}
 	ret = open_tun(&st);
 	if (ret < 0) {
-		fprintf(stderr, "flowspreadd: cannot create TUN device %s: %s\n", st.ifname,
-			strerror(-ret));
+		if (getenv("WG_TUN_FD"))
+			fprintf(stderr, "flowspreadd: WG_TUN_FD=%s: expected a TUN device: %s\n",
+				getenv("WG_TUN_FD"), strerror(-ret));
+		else
+			fprintf(stderr, "flowspreadd: cannot create TUN device %s: %s\n", st.ifname,
+				strerror(-ret));
 		return 1;
 	}
 	multi_queue = ret;
@@ -591,11 +624,27 @@ int main(int argc, char *argv[])
 		fcntl(st.uapi_fd, F_SETFL, fcntl(st.uapi_fd, F_GETFL) | O_NONBLOCK);
 	}
 
+	/* Watched from now on, so that removing it at any time stops us. */
+	st.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (st.inotify_fd < 0) {
+		fprintf(stderr, "flowspreadd: inotify: %s\n", strerror(errno));
+		goto out_uapi;
+	}
 	{
 		struct stat sb;
 
-		if (!lstat(st.uapi_path, &sb))
+		if (inotify_add_watch(st.inotify_fd, st.uapi_path, IN_ATTRIB | IN_DELETE_SELF) < 0 ||
+		    lstat(st.uapi_path, &sb)) {
+			if (errno != ENOENT) {
+				fprintf(stderr, "flowspreadd: watching %s: %s\n", st.uapi_path,
+					strerror(errno));
+				goto out_uapi;
+			}
+			st.quit = true;
+			st.quit_reason = "the UAPI socket was removed";
+		} else {
 			st.uapi_ino = sb.st_ino;
+		}
 	}
 	if (!st.foreground) {
 		ret = daemonize(&ready_fd);

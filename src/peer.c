@@ -152,7 +152,8 @@ bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len)
 	if (!staged)
 		return false;
 	staged->len = (uint16_t)len;
-	memcpy(staged->data, packet, len);
+	if (len)
+		memcpy(staged->data, packet, len);
 	pthread_mutex_lock(&peer->staged_lock);
 	if (peer->staged_count == WG_MAX_STAGED_PACKETS) {
 		free(peer->staged[peer->staged_head]);

@@ -98,7 +98,7 @@ int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, 
 	fs_send_prepare_msghdr(&msg, &name, cmsg, endpoint, &iov, 0);
 	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 		return 0;
-	if (errno == EINVAL && endpoint->has_src) {
+	if (fs_send_stale_source(-errno) && endpoint->has_src) {
 		/* The sticky source is gone: let the kernel pick one. */
 		msg.msg_control = NULL;
 		msg.msg_controllen = 0;
@@ -130,7 +130,7 @@ static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
 		return -EDESTADDRREQ;
 	}
 	ret = fs_send_datagram(peer->device, &endpoint, buf, len);
-	if (ret == -EINVAL && endpoint.has_src)
+	if (fs_send_stale_source(ret) && endpoint.has_src)
 		fs_peer_clear_endpoint_src(peer);
 	if (!ret)
 		__atomic_fetch_add(&peer->tx_bytes, len, __ATOMIC_RELAXED);
@@ -227,8 +227,14 @@ void fs_send_staged(struct fs_peer *peer, uint64_t now)
 	struct fs_noise_keypair *keypair = fs_noise_current_keypair(peer->noise);
 	struct fs_staged_packet *staged;
 	uint8_t buf[FS_PACKET_BUFFER + 64];
-	bool sent_data = false, sent_any = false;
+	bool sent_data = false, sent_any = false, empty;
 
+	/* Nothing waits: nothing to do, and no reason for a handshake. */
+	pthread_mutex_lock(&peer->staged_lock);
+	empty = !peer->staged_count;
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (empty)
+		return;
 	if (!keypair_usable(keypair, now)) {
 		fs_send_queued_handshake_initiation(peer, false, now);
 		return;

@@ -17,6 +17,23 @@
 
 enum { MAX_REQUEST = 64 << 20 };
 
+int fs_uapi_probe(const char *ifname)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", FS_UAPI_DIR,
+			     ifname) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+		ret = -EADDRINUSE;
+	close(fd);
+	return ret;
+}
+
 int fs_uapi_listen(const char *ifname, char path[sizeof(((struct sockaddr_un *)0)->sun_path)])
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };

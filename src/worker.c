@@ -108,7 +108,7 @@ struct fs_worker {
 	unsigned int gso_failures;
 	bool gso_disabled;
 
-	bool recv_armed, tun_armed, tun_readable, stopping;
+	bool recv_armed, tun_armed, tun_readable, tun_dead, stopping;
 	struct fs_worker_stats stats;
 };
 
@@ -253,6 +253,18 @@ static void arm_stop(struct fs_worker *w)
 	io_uring_prep_poll_add(sqe, w->stop_fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, user_data(OP_STOP, 0));
 	++w->inflight;
+}
+
+/*
+ * The TUN device was deleted (reads fail with EBADFD, the poll reports an
+ * error): stop reading it and let the control thread shut down.
+ */
+static void tun_gone(struct fs_worker *w)
+{
+	w->tun_readable = false;
+	w->tun_dead = true;
+	if (!__atomic_exchange_n(&w->dev->tun_gone, true, __ATOMIC_ACQ_REL))
+		fs_device_kick(w->dev);
 }
 
 /* ---- receive ---------------------------------------------------------------- */
@@ -638,7 +650,9 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 		else
 			n = read(w->tun_fd, packet_place(slot), FS_PACKET_BUFFER);
 		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
+			if (n < 0 && (errno == EBADFD || errno == EIO || errno == ENODEV))
+				tun_gone(w);
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
 				fs_log_error("worker %u: reading the TUN queue: %s", w->id, strerror(errno));
 			if (n == 0 || errno != EINTR)
 				w->tun_readable = false;
@@ -683,7 +697,9 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 			w->tun_armed = false;
 			--w->inflight;
 		}
-		if (cqe->res > 0)
+		if (cqe->res > 0 && (cqe->res & (POLLERR | POLLHUP | POLLNVAL)))
+			tun_gone(w);
+		else if (cqe->res > 0)
 			w->tun_readable = true;
 		break;
 	case OP_TUN_WRITE:
@@ -701,7 +717,7 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 
 			__atomic_fetch_add(&w->dev->drops.send_errors, slot->segments,
 					   __ATOMIC_RELAXED);
-			if (cqe->res == -EINVAL && slot->endpoint.has_src)
+			if (fs_send_stale_source(cqe->res) && slot->endpoint.has_src)
 				fs_device_report_stale_source(w->dev, &slot->endpoint);
 			else if (slot->segments > 1 && !w->gso_disabled &&
 				 ++w->gso_failures >= GSO_FAILURES_TO_DISABLE) {
@@ -741,7 +757,7 @@ static void process_completions(struct fs_worker *w)
 	if (!w->stopping) {
 		if (!w->recv_armed)
 			arm_recv(w);
-		if (!w->tun_armed && w->tun_fd >= 0)
+		if (!w->tun_armed && w->tun_fd >= 0 && !w->tun_dead)
 			arm_tun_poll(w);
 	}
 }
