@@ -310,7 +310,7 @@ uapi_raw()
 # flowspreadd logs at exit (LOG_LEVEL=verbose); empty if there is none.
 drop_count()
 {
-	sed -n "s/.*dropped: .* \([0-9][0-9]*\) $2\(,.*\)\{0,1\}\$/\1/p" "$fs_tmp/$1.log" | tail -n 1
+	sed -n "s/.*dropped:.* \([0-9][0-9]*\) $2\(,.*\)\{0,1\}\$/\1/p" "$fs_tmp/$1.log" | tail -n 1
 }
 
 # tunnel_up NS IFNAME ADDR...: gives IFNAME the addresses (PREFIX/LEN) and
