@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -826,8 +827,11 @@ static void set_ready(struct fs_worker *w, int ready)
 static void *worker_main(void *arg)
 {
 	struct fs_worker *w = arg;
+	char name[16];
 	int ret;
 
+	snprintf(name, sizeof(name), "fs-worker%u", w->id);
+	pthread_setname_np(pthread_self(), name);	/* for top -H, perf and /proc */
 	urcu_memb_register_thread();
 	ret = setup(w);
 	set_ready(w, ret ? ret : 1);
