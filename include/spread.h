@@ -30,11 +30,13 @@
  * and for j = 0, 1, ... 63 the host part candidate H(r,j)[0..15]: the
  * address is prefix | (candidate & ~netmask), byte by byte over the
  * address (4 or 16 bytes). The first valid candidate wins; if none, the
- * host part 1. Valid: a host part of 0 bits (the prefix is one address);
- * else a non-zero host part and, for IPv6, an interface identifier (the
- * low 64 bits) that is neither 0 nor an RFC 2526 reserved subnet anycast
- * identifier (FDFF:FFFF:FFFF:FF80 to FDFF:FFFF:FFFF:FFFF), and, for IPv4
- * with 2 or more host bits, not the all-ones host part.
+ * host part 1. Valid: any address of a /32, /31 (RFC 3021) or /128; else
+ * a non-zero host part and, for IPv6, an interface identifier (the low 64
+ * bits of the address, whatever the prefix length) that is neither 0 nor
+ * an RFC 2526 reserved subnet anycast identifier (FDFF:FFFF:FFFF:FF80 to
+ * FDFF:FFFF:FFFF:FFFF: the u/l bit clear, as RFC 2526 section 2 writes
+ * them for EUI-64 format identifiers), and, for IPv4, not the all-ones
+ * (broadcast) host part.
  *
  * Modulo bias: an n of at most 2^16 gets a bias below n / 2^64 <= 2^-48.
  * Flows collapse onto spread_pairs pairs, since everything after "pair"

@@ -147,8 +147,8 @@ bool fs_spread_address_valid(const struct fs_prefix *prefix, const uint8_t addre
 
 	if (!len)
 		return false;
-	if (prefix->cidr == 8 * len)
-		return true;	/* a single address */
+	if (prefix->cidr == 8 * len || (prefix->family == AF_INET && prefix->cidr == 31))
+		return true;	/* a single address, or the two of an RFC 3021 /31 */
 	for (size_t i = 0; i < len; ++i) {
 		uint8_t mask = mask_byte(prefix, i);
 
@@ -158,7 +158,7 @@ bool fs_spread_address_valid(const struct fs_prefix *prefix, const uint8_t addre
 	if (host_zero)
 		return false;
 	if (prefix->family == AF_INET)
-		return !host_ones || prefix->cidr == 31;
+		return !host_ones;
 	iid = be64(address + 8);
 	return iid != 0 && (iid & ~(uint64_t)RFC2526_MASK) != RFC2526_ANYCAST_BASE;
 }
