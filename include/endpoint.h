@@ -34,7 +34,8 @@
  * response to our initiation). There is no call for cookie replies: they
  * never move endpoints. The source is matched, first hit wins: the current
  * entry; a configured or alt entry (exact address and port); a prefix
- * that contains the address (the prefix entry takes the new address); a
+ * that contains the address (the first, if prefixes overlap; the prefix
+ * entry takes the new address); a
  * learned or the roaming entry (exact). An unknown source takes a learned
  * slot only when the peer's token bucket allows a new entry
  * (FS_ENDPOINT_NEW_PER_SECOND, burst FS_ENDPOINT_NEW_BURST: at most

@@ -338,6 +338,7 @@ Test(endpoint, million_random_sources_stay_bounded, .timeout = 60)
 						      limits[l]);
 		struct fs_endpoints *t = table_new(&c, T0);
 		size_t memory = fs_endpoints_memory(t), n = l ? 200000 : 1000000;
+		size_t confirmed = 0, failed = 0;
 		uint64_t now = T0;
 
 		rng_state = 0x9e3779b97f4a7c15ULL + l;
@@ -369,13 +370,126 @@ Test(endpoint, million_random_sources_stay_bounded, .timeout = 60)
 				int target = fs_endpoints_handshake_target(t, now);
 
 				fs_endpoints_handshake_sent(t, target, now);
-				if (r & (1ULL << 62))
+				if (r & (1ULL << 62)) {
 					fs_endpoints_handshake_timeout(t, now + 5 * SEC);
-				else
+					failed += fs_endpoints_entry(t, target)->failures != 0;
+				} else
 					fs_endpoints_handshake_complete(t, &src, NULL, now + MS);
 			}
 			if (k % 10000 == 0)
 				check_invariants(t, &c, memory);
+		}
+		/* It churned: every learned slot full, handshakes confirmed and timed out. */
+		for (int i = 0; i < (int)fs_endpoints_size(t); ++i) {
+			const struct fs_endpoint_entry *e = fs_endpoints_entry(t, i);
+
+			if (e->origin == FS_ENDPOINT_LEARNED)
+				cr_assert_neq(e->addr.sa.sa_family, AF_UNSPEC);
+			confirmed += e->confirmed;
+		}
+		cr_assert_gt(confirmed, 0);
+		cr_assert_gt(failed, 0);
+		fs_endpoints_free(t);
+	}
+}
+
+/*
+ * The learned and roaming slots against a deliberately naive model: a list
+ * of (source, last receive) pairs, the roaming source, and the token bucket
+ * written out again. Time moves strictly forward, so receives never tie.
+ */
+struct model {
+	union fs_sockaddr src[FS_ENDPOINT_LIMIT_MAX];
+	uint64_t rx[FS_ENDPOINT_LIMIT_MAX];
+	size_t n, limit;
+	bool has_roaming;
+	union fs_sockaddr roaming;
+	double tokens;
+	uint64_t last;
+};
+
+static void model_learn(struct model *m, const union fs_sockaddr *src, uint64_t now)
+{
+	size_t i, oldest = 0;
+
+	for (i = 0; i < m->n; ++i) {
+		if (fs_endpoint_equal(&m->src[i], src)) {
+			m->rx[i] = now;
+			return;
+		}
+	}
+	m->tokens += (double)(now - m->last) / SEC * FS_ENDPOINT_NEW_PER_SECOND;
+	if (m->tokens > FS_ENDPOINT_NEW_BURST)
+		m->tokens = FS_ENDPOINT_NEW_BURST;
+	m->last = now;
+	if (!m->limit || m->tokens < 1.0) {
+		m->has_roaming = true;
+		m->roaming = *src;
+		return;
+	}
+	m->tokens -= 1.0;
+	if (m->has_roaming && fs_endpoint_equal(&m->roaming, src))
+		m->has_roaming = false;
+	if (m->n < m->limit) {
+		m->src[m->n] = *src;
+		m->rx[m->n++] = now;
+		return;
+	}
+	for (i = 1; i < m->n; ++i)
+		if (m->rx[i] < m->rx[oldest])
+			oldest = i;
+	m->src[oldest] = *src;
+	m->rx[oldest] = now;
+}
+
+static void model_compare(const struct fs_endpoints *t, const struct model *m)
+{
+	int roam = (int)fs_endpoints_size(t) - 1;
+	size_t n = 0;
+
+	for (int i = 0; i < roam; ++i) {
+		const struct fs_endpoint_entry *e = fs_endpoints_entry(t, i);
+		size_t j = 0;
+
+		if (e->addr.sa.sa_family == AF_UNSPEC)
+			continue;
+		++n;
+		while (j < m->n && !fs_endpoint_equal(&m->src[j], &e->addr))
+			++j;
+		cr_assert_lt(j, m->n, "slot %d holds a source the model evicted", i);
+		cr_assert_eq(m->rx[j], e->last_rx);
+	}
+	cr_assert_eq(n, m->n);
+	cr_assert_eq(m->has_roaming,
+		     fs_endpoints_entry(t, roam)->addr.sa.sa_family != AF_UNSPEC);
+	if (m->has_roaming)
+		cr_assert(fs_endpoint_equal(&m->roaming, &fs_endpoints_entry(t, roam)->addr));
+}
+
+Test(endpoint, learned_slots_match_a_naive_model)
+{
+	static const uint32_t limits[] = { 0, 1, 3, 8, FS_ENDPOINT_LIMIT_MAX };
+	union fs_sockaddr pool[100];
+
+	rng_state = 12345;
+	for (size_t k = 0; k < 100; ++k)
+		pool[k] = random_source();
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); ++l) {
+		struct fs_endpoints_config c = config(NULL, NULL, NULL, limits[l]);
+		struct fs_endpoints *t = table_new(&c, T0);
+		struct model m = { .limit = limits[l], .tokens = FS_ENDPOINT_NEW_BURST, .last = T0 };
+		uint64_t now = T0;
+
+		for (size_t k = 0; k < 20000; ++k) {
+			uint64_t r = rng();
+			const union fs_sockaddr *src = &pool[(r >> 8) % (k % 2 ? 100 : 12)];
+
+			now += 1 + r % (400 * MS);
+			fs_endpoints_learn(t, src, NULL, now);
+			model_learn(&m, src, now);
+			model_compare(t, &m);
+			cr_assert(fs_endpoint_equal(&fs_endpoints_entry(t, fs_endpoints_current(t))->addr,
+						    src));
 		}
 		fs_endpoints_free(t);
 	}
