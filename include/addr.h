@@ -10,6 +10,7 @@
 #define FLOWSPREAD_ADDR_H
 
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,18 @@ enum {
 	FS_PREFIX_STRLEN = INET6_ADDRSTRLEN + 4,
 	FS_ERRLEN = 256,
 };
+
+/* Message helpers shared by the parsers here, in config.c and in flowspreadctl. */
+enum {
+	FS_QUOTE_MAX = 64,			/* characters of a value echoed in a message */
+	FS_QUOTE_LEN = FS_QUOTE_MAX + 6,	/* quotes, "...", NUL */
+};
+/* "text" (len bytes) quoted, non-printable bytes as '?', cut at FS_QUOTE_MAX. */
+const char *fs_quote(char out[FS_QUOTE_LEN], const char *text, size_t len);
+/* Writes the message to err (if not NULL) and returns false. */
+__attribute__((format(printf, 3, 4)))
+bool fs_fail(char *err, size_t errlen, const char *fmt, ...);
+bool fs_vfail(char *err, size_t errlen, const char *fmt, va_list ap);
 
 bool fs_endpoint_parse(union fs_sockaddr *out, const char *text, char *err, size_t errlen);
 /* Writes "addr:port" or "[addr]:port"; returns out. */

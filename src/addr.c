@@ -17,38 +17,42 @@
 #include "addr.h"
 
 enum {
-	QUOTE_MAX = 64,			/* characters of a value echoed in a message */
-	QUOTE_LEN = QUOTE_MAX + 6,	/* quotes, "...", NUL */
 	HOST_LEN = INET6_ADDRSTRLEN + IF_NAMESIZE + 1,
 	SCOPE_LEN = IF_NAMESIZE + 1,	/* "%eth0" or "%4294967295" */
 };
 
 #define ENDPOINT_FORMS "expected ADDR:PORT or [ADDR]:PORT"
 
-/* "text" with non-printable bytes as '?', cut at QUOTE_MAX characters. */
-static const char *quote(char out[QUOTE_LEN], const char *text, size_t len)
+const char *fs_quote(char out[FS_QUOTE_LEN], const char *text, size_t len)
 {
-	size_t n = len < QUOTE_MAX ? len : QUOTE_MAX, i;
+	size_t n = len < FS_QUOTE_MAX ? len : FS_QUOTE_MAX, i;
 
 	out[0] = '"';
 	for (i = 0; i < n; ++i)
 		out[i + 1] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-	strcpy(out + i + 1, len > QUOTE_MAX ? "...\"" : "\"");
+	strcpy(out + i + 1, len > FS_QUOTE_MAX ? "...\"" : "\"");
 	return out;
 }
 
-__attribute__((format(printf, 3, 4)))
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
+bool fs_vfail(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	return false;
+}
+
+bool fs_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || !errlen)
-		return false;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	fs_vfail(err, errlen, fmt, ap);
 	va_end(ap);
 	return false;
 }
+
+#define quote fs_quote
+#define fail fs_fail
 
 static bool all_digits(const char *text, size_t len)
 {
@@ -80,7 +84,7 @@ static bool parse_port(uint16_t *port, const char *text, const char *port_text, 
 		       size_t errlen)
 {
 	size_t len = strlen(port_text);
-	char q[QUOTE_LEN], qp[QUOTE_LEN];
+	char q[FS_QUOTE_LEN], qp[FS_QUOTE_LEN];
 	uint32_t value;
 
 	if (!len)
@@ -96,7 +100,7 @@ static bool parse_port(uint16_t *port, const char *text, const char *port_text, 
 static bool parse_scope(uint32_t *scope, const char *text, const char *name, char *err,
 			size_t errlen)
 {
-	char q[QUOTE_LEN], qn[QUOTE_LEN];
+	char q[FS_QUOTE_LEN], qn[FS_QUOTE_LEN];
 	size_t len = strlen(name);
 	unsigned int index;
 
@@ -119,7 +123,7 @@ static bool parse_host6(union fs_sockaddr *out, const char *text, char *host, ch
 			size_t errlen)
 {
 	char *percent = strchr(host, '%');
-	char q[QUOTE_LEN], qh[QUOTE_LEN];
+	char q[FS_QUOTE_LEN], qh[FS_QUOTE_LEN];
 	struct in_addr v4;
 
 	if (percent)
@@ -141,7 +145,7 @@ static bool parse_host6(union fs_sockaddr *out, const char *text, char *host, ch
 static bool parse_host4(union fs_sockaddr *out, const char *text, const char *host, char *err,
 			size_t errlen)
 {
-	char q[QUOTE_LEN], qh[QUOTE_LEN];
+	char q[FS_QUOTE_LEN], qh[FS_QUOTE_LEN];
 
 	if (strchr(host, ':'))
 		return fail(err, errlen,
@@ -160,7 +164,7 @@ static bool parse_host4(union fs_sockaddr *out, const char *text, const char *ho
 static bool copy_host(char host[HOST_LEN], const char *text, size_t len, char *err,
 		      size_t errlen)
 {
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (!len || len >= HOST_LEN)
 		return fail(err, errlen, "endpoint %s has %s address: " ENDPOINT_FORMS,
@@ -173,7 +177,7 @@ static bool copy_host(char host[HOST_LEN], const char *text, size_t len, char *e
 static bool parse_bracketed(union fs_sockaddr *out, const char *text, char *err, size_t errlen)
 {
 	const char *close = strchr(text, ']');
-	char host[HOST_LEN], q[QUOTE_LEN];
+	char host[HOST_LEN], q[FS_QUOTE_LEN];
 	uint16_t port;
 
 	if (!close)
@@ -193,7 +197,7 @@ static bool parse_bracketed(union fs_sockaddr *out, const char *text, char *err,
 static bool parse_plain(union fs_sockaddr *out, const char *text, char *err, size_t errlen)
 {
 	const char *colon = strrchr(text, ':');
-	char host[HOST_LEN], q[QUOTE_LEN];
+	char host[HOST_LEN], q[FS_QUOTE_LEN];
 	uint16_t port;
 
 	if (!colon)
@@ -284,7 +288,7 @@ static unsigned int family_bits(int family)
 static bool parse_prefix_addr(struct fs_prefix *out, const char *text, size_t len, char *err,
 			      size_t errlen)
 {
-	char addr[INET6_ADDRSTRLEN], q[QUOTE_LEN], qa[QUOTE_LEN];
+	char addr[INET6_ADDRSTRLEN], q[FS_QUOTE_LEN], qa[FS_QUOTE_LEN];
 
 	if (len && len < sizeof(addr)) {
 		memcpy(addr, text, len);
@@ -303,7 +307,7 @@ static bool parse_cidr(struct fs_prefix *out, const char *text, const char *cidr
 		       size_t errlen)
 {
 	unsigned int max = family_bits(out->family);
-	char q[QUOTE_LEN], qc[QUOTE_LEN];
+	char q[FS_QUOTE_LEN], qc[FS_QUOTE_LEN];
 	uint32_t value;
 
 	if (!parse_decimal(&value, cidr, strlen(cidr), max))

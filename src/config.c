@@ -24,8 +24,6 @@
 
 enum {
 	LINE_MAX_LEN = 4096,
-	QUOTE_MAX = 64,
-	QUOTE_LEN = QUOTE_MAX + 6,
 	ALLOWED_IPS_FIRST = 8,
 	PEERS_FIRST = 4,
 };
@@ -44,30 +42,12 @@ struct key_handler {
 	bool (*parse)(struct parser *p, const char *value);
 };
 
-/* "text" with non-printable bytes as '?', cut at QUOTE_MAX characters. */
-static const char *quote(char out[QUOTE_LEN], const char *text)
+static const char *quote(char out[FS_QUOTE_LEN], const char *text)
 {
-	size_t len = strlen(text), n = len < QUOTE_MAX ? len : QUOTE_MAX, i;
-
-	out[0] = '"';
-	for (i = 0; i < n; ++i)
-		out[i + 1] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-	strcpy(out + i + 1, len > QUOTE_MAX ? "...\"" : "\"");
-	return out;
+	return fs_quote(out, text, strlen(text));
 }
 
-__attribute__((format(printf, 3, 4)))
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return false;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
+#define fail fs_fail
 
 #define bad_value(p, fmt, ...) fail((p)->msg, sizeof((p)->msg), fmt, __VA_ARGS__)
 
@@ -102,7 +82,7 @@ static bool parse_decimal(uint32_t *out, const char *text, uint32_t min, uint32_
 static bool parse_number(struct parser *p, uint32_t *out, const char *key, const char *value,
 			 uint32_t min, uint32_t max)
 {
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (parse_decimal(out, value, min, max))
 		return true;
@@ -112,7 +92,7 @@ static bool parse_number(struct parser *p, uint32_t *out, const char *key, const
 
 static bool parse_true(struct parser *p, bool *out, const char *key, const char *value)
 {
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (strcmp(value, "true"))
 		return bad_value(p, "invalid %s %s: expected \"true\"", key, quote(q, value));
@@ -160,7 +140,7 @@ bool fs_config_parse_port_range(struct fs_port_range *out, const char *text, cha
 				size_t errlen)
 {
 	const char *dash = strchr(text, '-');
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 	uint32_t low, high;
 
 	if (!dash || !parse_decimal_len(&low, text, (size_t)(dash - text), 1, UINT16_MAX) ||
@@ -250,7 +230,7 @@ static bool parse_ports(struct parser *p, struct fs_port_range *out, const char 
 static bool add_spread_prefix(struct parser *p, struct fs_prefix *list, size_t *n,
 			      const char *value)
 {
-	char why[FS_ERRLEN], q[QUOTE_LEN], other[FS_PREFIX_STRLEN];
+	char why[FS_ERRLEN], q[FS_QUOTE_LEN], other[FS_PREFIX_STRLEN];
 	struct fs_prefix prefix;
 
 	if (!fs_prefix_parse(&prefix, value, why, sizeof(why)))
@@ -313,7 +293,7 @@ static bool dev_spread_mode(struct parser *p, const char *value)
 {
 	int mode = lookup_name(spread_mode_names, FS_SPREAD_OFF, ARRAY_SIZE(spread_mode_names),
 			       value);
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (mode < 0)
 		return bad_value(p, "invalid spread_mode %s: expected off, ports, addresses or both",
@@ -351,7 +331,7 @@ static bool dev_endpoint_limit(struct parser *p, const char *value)
 static bool dev_steer(struct parser *p, const char *value)
 {
 	int mode = lookup_name(steer_mode_names, 0, ARRAY_SIZE(steer_mode_names), value);
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (mode < 0)
 		return bad_value(p, "invalid steer %s: expected off, on or nft", quote(q, value));
@@ -365,7 +345,7 @@ static bool dev_steer_qdisc(struct parser *p, const char *value)
 {
 	size_t len = strlen(value);
 	uint32_t major = 0;
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (len < 2 || len > 5 || value[len - 1] != ':')
 		goto invalid;
@@ -518,7 +498,7 @@ static bool peer_allowed_ip(struct parser *p, const char *value)
 
 static bool peer_protocol_version(struct parser *p, const char *value)
 {
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (strcmp(value, "1"))
 		return bad_value(p, "invalid protocol_version %s: expected 1", quote(q, value));
@@ -576,7 +556,7 @@ static const struct key_handler peer_keys[] = {
 static bool handle_key(struct parser *p, const char *key, const char *value)
 {
 	const struct key_handler *table = p->cfg->n_peers ? peer_keys : device_keys;
-	char q[QUOTE_LEN];
+	char q[FS_QUOTE_LEN];
 
 	if (!strcmp(key, "public_key"))
 		return start_peer(p, value);

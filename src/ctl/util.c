@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addr.h"
 #include "util.h"
 
 void ctl_buf_init(struct ctl_buf *buf)
@@ -86,10 +87,8 @@ bool ctl_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || !errlen)
-		return false;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	fs_vfail(err, errlen, fmt, ap);
 	va_end(ap);
 	return false;
 }
@@ -110,13 +109,7 @@ void ctl_err_prefix(char *err, size_t errlen, const char *fmt, ...)
 
 const char *ctl_quote(char out[CTL_QUOTE_LEN], const char *text)
 {
-	size_t len = strlen(text), n = len < CTL_QUOTE_MAX ? len : CTL_QUOTE_MAX, i;
-
-	out[0] = '"';
-	for (i = 0; i < n; ++i)
-		out[i + 1] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-	strcpy(out + i + 1, len > CTL_QUOTE_MAX ? "...\"" : "\"");
-	return out;
+	return fs_quote(out, text, strlen(text));
 }
 
 bool ctl_parse_u64(uint64_t *out, const char *text, uint64_t max)

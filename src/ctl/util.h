@@ -7,6 +7,7 @@
 #ifndef FLOWSPREAD_CTL_UTIL_H
 #define FLOWSPREAD_CTL_UTIL_H
 
+#include "addr.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,8 +16,8 @@
 
 enum {
 	CTL_ERRLEN = 512,	/* room for any message flowspreadctl composes */
-	CTL_QUOTE_MAX = 64,	/* characters of a value echoed in a message */
-	CTL_QUOTE_LEN = CTL_QUOTE_MAX + 6,
+	CTL_QUOTE_MAX = FS_QUOTE_MAX,	/* characters of a value echoed in a message */
+	CTL_QUOTE_LEN = FS_QUOTE_LEN,
 };
 
 struct ctl_buf {
