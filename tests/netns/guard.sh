@@ -45,12 +45,14 @@ ip -n "$b" -6 route add "$PREFIX" via 2001:db8:1::1 || fail "cannot route $PREFI
 
 # no_tentative NS: DAD is over, so the link-local routes stop changing.
 no_tentative() { [[ -z $(ip -n "$1" -6 addr show tentative) ]]; }
-until_true 5 no_tentative "$a" && until_true 5 no_tentative "$b" ||
-	fail "link-local addresses still tentative after 5 s"
+for ns in "$a" "$b"; do
+	until_true 5 no_tentative "$ns" || fail "link-local addresses still tentative in $ns after 5 s"
+done
 
 table=$("$NL_GUARD" table wg0)
-[[ $table =~ ^[0-9]+$ ]] && ((table >= 0x46530000 && table <= 0x4653ffff)) ||
+if ! [[ $table =~ ^[0-9]+$ ]] || ((table < 0x46530000 || table > 0x4653ffff)); then
 	fail "table of wg0: expected a number in 0x46530000..0x4653ffff, got '$table'"
+fi
 
 # guard NS ARG...: runs nl-guard in NS; fails the test if it fails.
 guard() { n "$1" "$NL_GUARD" "${@:2}" || fail "nl-guard ${*:2} in $1 failed"; }
@@ -223,6 +225,22 @@ got=$(tcp_try 2001:db8:1::1 8080)
 [[ $got == connected ]] || fail "TCP to [2001:db8:1::1]:8080: expected to connect, got: $got"
 
 ping_all "$b" 2001:db8:ff::5
+
+# A Packet Too Big from B about a datagram A sent from 2001:db8:ff::1234:51820
+# reaches the socket's error handler: A's route to B learns the MTU.
+ip netns exec "$b" python3 -c "$(cat <<-'EOF'
+	import socket, struct
+	inner_src, inner_dst = (socket.inet_pton(socket.AF_INET6, a) for a in ('2001:db8:ff::1234', '2001:db8:1::2'))
+	udp = struct.pack('!HHHH', 51820, 40000, 1400, 0) + bytes(1392)
+	ip6 = struct.pack('!IHBB', 6 << 28, len(udp), 17, 64) + inner_src + inner_dst
+	ptb = struct.pack('!BBHI', 2, 0, 0, 1280) + (ip6 + udp)[:1232]
+	s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+	s.sendto(ptb, ('2001:db8:ff::1234', 0))
+	EOF
+	)" || fail "cannot send a Packet Too Big from B"
+pmtu_learned() { [[ $(ip -n "$a" -6 route get 2001:db8:1::2 from 2001:db8:ff::1234) == *" mtu 1280 "* ]]; }
+until_true 2 pmtu_learned ||
+	fail "Packet Too Big to 2001:db8:ff::1234 did not reach A: $(ip -n "$a" -6 route get 2001:db8:1::2 from 2001:db8:ff::1234)"
 
 # --- a firewall ruleset flush does not open the prefix ----------------------------
 if command -v nft >/dev/null; then
