@@ -103,7 +103,18 @@ struct fs_peer {
 	struct fs_staged_packet *staged[WG_MAX_STAGED_PACKETS];
 	unsigned int staged_head, staged_count;
 
-	/* extension keys, stored and shown (behaviour arrives with issue 4) */
+	/*
+	 * The bounded endpoint table (endpoint.h), under endpoints_lock. The
+	 * datapath reads only "endpoint" above; the table decides what goes
+	 * there, and where handshakes go.
+	 */
+	pthread_mutex_t endpoints_lock;
+	struct fs_endpoints *endpoints;
+	uint64_t last_learn;			/* atomic: last learn() of the current source */
+	bool has_configured_endpoint;
+	union fs_sockaddr configured_endpoint;
+
+	/* extension keys (alternates act through the endpoint table) */
 	size_t n_endpoint_alt;
 	union fs_sockaddr endpoint_alt[FS_MAX_ENDPOINT_ALT];
 	size_t n_spread_prefixes;
@@ -213,6 +224,16 @@ struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[W
 void fs_peer_remove(struct fs_peer *peer);
 void fs_peer_get_endpoint(struct fs_peer *peer, struct fs_endpoint *out, bool *has);
 void fs_peer_set_endpoint(struct fs_peer *peer, const struct fs_endpoint *endpoint);
+/* An authenticated packet came from "from": roaming through the endpoint table. */
+void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from, uint64_t now);
+/* Our initiation's response came from "from": confirms the entry it went through. */
+void fs_peer_handshake_complete(struct fs_peer *peer, const struct fs_endpoint *from,
+				uint64_t now);
+/* Where the next initiation goes (failover order); false if nowhere. */
+bool fs_peer_handshake_target(struct fs_peer *peer, struct fs_endpoint *out, uint64_t now);
+void fs_peer_handshake_timeout(struct fs_peer *peer, uint64_t now);
+/* Rebuilds the endpoint table from the peer's configuration; use_endpoint as in endpoint.h. */
+int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now);
 void fs_peer_clear_endpoint_src(struct fs_peer *peer);
 bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len);
 void fs_peer_purge_staged(struct fs_peer *peer);

@@ -329,9 +329,8 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 	if (cp->has_preshared_key)
 		fs_noise_peer_set_preshared_key(peer->noise, cp->preshared_key);
 	if (cp->has_endpoint) {
-		struct fs_endpoint endpoint = { .addr = cp->endpoint };
-
-		fs_peer_set_endpoint(peer, &endpoint);
+		peer->has_configured_endpoint = true;
+		peer->configured_endpoint = cp->endpoint;
 	}
 	if (cp->replace_allowed_ips)
 		fs_allowedips_remove_by_peer(dev->allowedips, peer);
@@ -353,6 +352,12 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 	if (cp->has_spread_ports) {
 		peer->has_spread_ports = true;
 		peer->spread_ports = cp->spread_ports;
+	}
+	if (cp->has_endpoint || cp->n_endpoint_alt || cp->n_spread_prefixes) {
+		int ret = fs_peer_reconfigure_endpoints(peer, cp->has_endpoint, now);
+
+		if (ret)
+			return ret;
 	}
 	if (cp->has_persistent_keepalive) {
 		uint16_t old = __atomic_exchange_n(&peer->persistent_keepalive,
@@ -379,8 +384,13 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 	}
 	if (cfg->has_spread_pairs)
 		dev->spread_pairs = cfg->spread_pairs;
-	if (cfg->has_endpoint_limit)
+	if (cfg->has_endpoint_limit && cfg->endpoint_limit != dev->endpoint_limit) {
+		struct fs_peer *peer;
+
 		dev->endpoint_limit = cfg->endpoint_limit;
+		cds_list_for_each_entry(peer, &dev->peers, list)
+			fs_peer_reconfigure_endpoints(peer, false, fs_clock_now());
+	}
 	if (cfg->has_steer)
 		dev->steer = cfg->steer;
 	if (cfg->has_steer_qdisc)

@@ -7,6 +7,7 @@
 #include "allowedips.h"
 #include "clock.h"
 #include "device.h"
+#include "endpoint.h"
 #include "log.h"
 
 static unsigned int hash_of(const uint8_t public_key[WG_KEY_LEN])
@@ -46,7 +47,13 @@ struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[W
 	}
 	peer->device = dev;
 	peer->serial = ++dev->next_peer_serial;
+	if (fs_peer_reconfigure_endpoints(peer, false, fs_clock_now())) {
+		fs_noise_peer_free(peer->noise, dev->index);
+		free(peer);
+		return NULL;
+	}
 	pthread_mutex_init(&peer->staged_lock, NULL);
+	pthread_mutex_init(&peer->endpoints_lock, NULL);
 	fs_timers_init(peer);
 	cds_list_add_tail(&peer->list, &dev->peers);
 	peer->hash_next = dev->peer_hash[h];
@@ -61,6 +68,8 @@ static void peer_free_rcu(struct rcu_head *head)
 
 	fs_peer_purge_staged(peer);
 	pthread_mutex_destroy(&peer->staged_lock);
+	pthread_mutex_destroy(&peer->endpoints_lock);
+	fs_endpoints_free(peer->endpoints);
 	/* Keypairs and the handshake were unhashed when the peer was removed. */
 	fs_noise_peer_free(peer->noise, NULL);
 	free(peer);
@@ -132,6 +141,139 @@ void fs_peer_set_endpoint(struct fs_peer *peer, const struct fs_endpoint *endpoi
 	peer->endpoint = *endpoint;
 	peer->has_endpoint = true;
 	endpoint_unlock(peer);
+}
+
+static void local_of(struct fs_endpoint_local *local, const struct fs_endpoint *endpoint)
+{
+	memset(local, 0, sizeof(*local));
+	if (!endpoint->has_src)
+		return;
+	memcpy(&local->addr, &endpoint->src, sizeof(local->addr));
+	local->ifindex = endpoint->src_ifindex;
+	local->valid = true;
+}
+
+static void endpoint_of(struct fs_endpoint *endpoint, const struct fs_endpoint_entry *entry)
+{
+	memset(endpoint, 0, sizeof(*endpoint));
+	endpoint->addr = entry->addr;
+	if (entry->local.valid) {
+		memcpy(&endpoint->src, &entry->local.addr, sizeof(endpoint->src));
+		endpoint->src_ifindex = entry->local.ifindex;
+		endpoint->has_src = true;
+	}
+}
+
+/* With endpoints_lock held: the table's current entry becomes the datapath's endpoint. */
+static void publish_current(struct fs_peer *peer)
+{
+	const struct fs_endpoint_entry *entry;
+	struct fs_endpoint endpoint;
+
+	entry = fs_endpoints_entry(peer->endpoints, fs_endpoints_current(peer->endpoints));
+	if (!entry || entry->addr.sa.sa_family == AF_UNSPEC)
+		return;
+	endpoint_of(&endpoint, entry);
+	fs_peer_set_endpoint(peer, &endpoint);
+}
+
+/*
+ * Workers call this for every authenticated packet. The table is only
+ * touched (under its lock) when the source is not the current endpoint,
+ * or once a second to keep the current entry's receive time fresh: no
+ * lock per packet for a peer that stays where it is.
+ */
+void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from, uint64_t now)
+{
+	struct fs_endpoint_local local;
+	struct fs_endpoint current;
+	bool has;
+
+	fs_peer_get_endpoint(peer, &current, &has);
+	if (has && fs_endpoint_equal(&current.addr, &from->addr) &&
+	    current.has_src == from->has_src &&
+	    (!from->has_src || !memcmp(&current.src, &from->src, sizeof(current.src))) &&
+	    now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC)
+		return;
+	local_of(&local, from);
+	pthread_mutex_lock(&peer->endpoints_lock);
+	if (fs_endpoints_learn(peer->endpoints, &from->addr, &local, now) >= 0) {
+		fs_peer_set_endpoint(peer, from);
+		__atomic_store_n(&peer->last_learn, now, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+}
+
+void fs_peer_handshake_complete(struct fs_peer *peer, const struct fs_endpoint *from,
+				uint64_t now)
+{
+	struct fs_endpoint_local local;
+
+	local_of(&local, from);
+	pthread_mutex_lock(&peer->endpoints_lock);
+	if (fs_endpoints_handshake_complete(peer->endpoints, &from->addr, &local, now) >= 0) {
+		fs_peer_set_endpoint(peer, from);
+		__atomic_store_n(&peer->last_learn, now, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+}
+
+bool fs_peer_handshake_target(struct fs_peer *peer, struct fs_endpoint *out, uint64_t now)
+{
+	const struct fs_endpoint_entry *entry;
+	int target;
+
+	pthread_mutex_lock(&peer->endpoints_lock);
+	target = fs_endpoints_handshake_target(peer->endpoints, now);
+	entry = fs_endpoints_entry(peer->endpoints, target);
+	if (entry && entry->addr.sa.sa_family != AF_UNSPEC) {
+		endpoint_of(out, entry);
+		fs_endpoints_handshake_sent(peer->endpoints, target, now);
+	} else {
+		entry = NULL;
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+	return entry;
+}
+
+void fs_peer_handshake_timeout(struct fs_peer *peer, uint64_t now)
+{
+	pthread_mutex_lock(&peer->endpoints_lock);
+	fs_endpoints_handshake_timeout(peer->endpoints, now);
+	pthread_mutex_unlock(&peer->endpoints_lock);
+}
+
+/* Control thread, dev->lock held. */
+int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now)
+{
+	struct fs_endpoints_config config = {
+		.has_endpoint = peer->has_configured_endpoint,
+		.endpoint = peer->configured_endpoint,
+		.use_endpoint = use_endpoint,
+		.n_endpoint_alt = peer->n_endpoint_alt,
+		.n_spread_prefixes = peer->n_spread_prefixes,
+		.endpoint_limit = peer->device->endpoint_limit,
+	};
+	struct fs_endpoints *table, *old;
+
+	memcpy(config.endpoint_alt, peer->endpoint_alt, sizeof(config.endpoint_alt));
+	memcpy(config.spread_prefixes, peer->spread_prefixes, sizeof(config.spread_prefixes));
+	if (!peer->endpoints) {
+		peer->endpoints = fs_endpoints_new(&config, now);
+		return peer->endpoints ? 0 : -errno;
+	}
+	pthread_mutex_lock(&peer->endpoints_lock);
+	old = peer->endpoints;
+	table = fs_endpoints_reconfigure(old, &config, now);
+	if (table) {
+		peer->endpoints = table;
+		publish_current(peer);
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+	if (!table)
+		return -errno;
+	fs_endpoints_free(old);
+	return 0;
 }
 
 void fs_peer_clear_endpoint_src(struct fs_peer *peer)

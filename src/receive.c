@@ -99,7 +99,7 @@ void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item,
 			return;
 		}
 		peer = noise->owner;
-		fs_peer_set_endpoint(peer, &endpoint);
+		fs_peer_learn_endpoint(peer, &endpoint, now);
 		fs_peer_log_name(peer, name, sizeof(name));
 		fs_log_debug("%s: received handshake initiation", name);
 		fs_send_handshake_response(peer, now);
@@ -116,7 +116,7 @@ void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item,
 			return;
 		}
 		peer = noise->owner;
-		fs_peer_set_endpoint(peer, &endpoint);
+		fs_peer_handshake_complete(peer, &endpoint, now);
 		fs_peer_log_name(peer, name, sizeof(name));
 		fs_log_debug("%s: received handshake response", name);
 		if (fs_noise_begin_session(noise, dev->index, now)) {
@@ -205,7 +205,7 @@ ssize_t fs_receive_data(struct fs_device *dev, uint8_t *msg, size_t len,
 		return plain;
 	}
 
-	fs_peer_set_endpoint(peer, from);
+	fs_peer_learn_endpoint(peer, from, now);
 	if (__atomic_load_n(&peer->noise->next, __ATOMIC_ACQUIRE) == keypair) {
 		bool confirmed;
 

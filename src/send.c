@@ -142,6 +142,7 @@ void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t 
 {
 	struct wg_message_handshake_initiation msg;
 	uint8_t timestamp[WG_TIMESTAMP_LEN];
+	struct fs_endpoint target;
 	char name[64];
 
 	if (!fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now))
@@ -156,7 +157,13 @@ void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t 
 	fs_timers_any_authenticated_packet_traversal(peer, now);
 	fs_timers_any_authenticated_packet_sent(peer);
 	peer->last_sent_handshake = now;
-	send_to_peer(peer, &msg, sizeof(msg));
+	/* The endpoint table picks where (failover); data follows the answer. */
+	if (fs_peer_handshake_target(peer, &target, now)) {
+		if (!fs_send_datagram(peer->device, &target, &msg, sizeof(msg)))
+			__atomic_fetch_add(&peer->tx_bytes, sizeof(msg), __ATOMIC_RELAXED);
+	} else {
+		send_to_peer(peer, &msg, sizeof(msg));
+	}
 	fs_timers_handshake_initiated(peer, now);
 }
 

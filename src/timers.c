@@ -147,6 +147,8 @@ static void expired_retransmit_handshake(struct fs_peer *peer, uint64_t now)
 	++peer->handshake_attempts;
 	fs_log_verbose("%s: handshake did not complete after %d seconds, retrying (try %u)", name,
 		       WG_REKEY_TIMEOUT, peer->handshake_attempts + 1);
+	/* A failure for the endpoint it went to: the next try may go elsewhere. */
+	fs_peer_handshake_timeout(peer, now);
 	/* The source address may be what is wrong: let the kernel choose again. */
 	fs_peer_clear_endpoint_src(peer);
 	fs_send_queued_handshake_initiation(peer, true, now);

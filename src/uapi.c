@@ -11,7 +11,9 @@
 #include <sodium.h>
 #include "allowedips.h"
 #include "config.h"
+#include "clock.h"
 #include "device.h"
+#include "endpoint.h"
 #include "log.h"
 #include "uapi.h"
 
@@ -152,6 +154,22 @@ static void print_prefixes(struct buf *b, const struct fs_prefix *prefixes, size
 		buf_printf(b, "spread_prefix=%s\n", fs_prefix_format(text, &prefixes[i]));
 }
 
+/* Read-only state: the endpoint table, one line per entry with an address. */
+static void print_endpoint_table(struct buf *b, struct fs_peer *peer)
+{
+	char state[FS_ENDPOINT_STATE_STRLEN];
+	uint64_t now = fs_clock_now();
+	size_t size;
+
+	pthread_mutex_lock(&peer->endpoints_lock);
+	buf_printf(b, "endpoint_count=%zu\n", fs_endpoints_count(peer->endpoints));
+	size = fs_endpoints_size(peer->endpoints);
+	for (size_t i = 0; i < size; ++i)
+		if (fs_endpoints_format_state(peer->endpoints, (int)i, now, state))
+			buf_printf(b, "endpoint_state=%s\n", state);
+	pthread_mutex_unlock(&peer->endpoints_lock);
+}
+
 static void print_peer(struct buf *b, struct fs_peer *peer)
 {
 	char text[FS_ENDPOINT_STRLEN];
@@ -182,6 +200,7 @@ static void print_peer(struct buf *b, struct fs_peer *peer)
 	print_prefixes(b, peer->spread_prefixes, peer->n_spread_prefixes);
 	if (peer->has_spread_ports)
 		buf_printf(b, "spread_ports=%u-%u\n", peer->spread_ports.low, peer->spread_ports.high);
+	print_endpoint_table(b, peer);
 }
 
 static void print_device(struct buf *b, struct fs_device *dev)
