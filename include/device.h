@@ -30,6 +30,7 @@
 #include "cookie.h"
 #include "index.h"
 #include "messages.h"
+#include "netlink.h"
 #include "noise.h"
 
 struct fs_allowedips;
@@ -179,6 +180,9 @@ struct fs_device {
 	uint32_t endpoint_limit;
 	enum fs_steer_mode steer;
 	uint16_t steer_qdisc_major;
+	/* The guard of each local spread prefix (netlink.h), under lock. */
+	struct fs_guard guards[FS_MAX_PREFIXES];
+	size_t n_guards;
 
 	/* workers: each has a TUN queue and a UDP socket */
 	unsigned int n_workers;

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "addr.h"
+#include "config.h"	/* struct fs_port_range */
 
 enum {
 	FS_GUARD_TABLE_BASE = 0x46530000,	/* "FS": tables 0x46530000..0x4653ffff */
@@ -45,10 +46,6 @@ enum {
 	FS_GUARD_PRIO_LAST = 18009,
 	FS_GUARD_PROTO = 70,			/* rtm_protocol of our routes ("proto 70") */
 	FS_GUARD_MAX_RANGES = 8,
-};
-
-struct fs_port_range {
-	uint16_t low, high;			/* inclusive, low <= high */
 };
 
 struct fs_guard {

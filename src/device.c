@@ -80,6 +80,13 @@ void fs_device_destroy(struct fs_device *dev)
 	pthread_mutex_lock(&dev->lock);
 	cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
 		fs_peer_remove(peer);
+	for (size_t i = 0; i < dev->n_guards; ++i) {
+		char err[FS_ERRLEN];
+
+		if (fs_guard_remove(&dev->guards[i], err, sizeof(err)))
+			fs_log_error("%s", err);
+	}
+	dev->n_guards = 0;
 	pthread_mutex_unlock(&dev->lock);
 	urcu_memb_barrier();	/* every call_rcu callback has run */
 
@@ -397,6 +404,174 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 		dev->steer_qdisc_major = cfg->steer_qdisc_major;
 }
 
+/* ---- spreading: checks across the request and the device, and the guards ---- */
+
+struct spread_view {
+	const struct fs_prefix *prefixes;
+	size_t n_prefixes;
+	enum fs_spread_mode mode;
+	bool has_ports;
+	struct fs_port_range ports;
+	uint16_t port;			/* the listen port, 0 if not known yet */
+};
+
+/* What the device's spreading settings will be once cfg is applied. */
+static void spread_view(struct spread_view *v, const struct fs_device *dev,
+			const struct fs_config *cfg)
+{
+	v->prefixes = cfg->n_spread_prefixes ? cfg->spread_prefixes : dev->spread_prefixes;
+	v->n_prefixes = cfg->n_spread_prefixes ? cfg->n_spread_prefixes : dev->n_spread_prefixes;
+	v->mode = cfg->has_spread_mode ? cfg->spread_mode : dev->spread_mode;
+	v->has_ports = cfg->has_spread_ports || dev->has_spread_ports;
+	v->ports = cfg->has_spread_ports ? cfg->spread_ports : dev->spread_ports;
+	v->port = cfg->has_listen_port && cfg->listen_port ? cfg->listen_port : dev->listen_port;
+}
+
+static bool peer_prefixes_clash(const struct fs_device *dev, const struct fs_config *cfg,
+				const struct spread_view *v, char *err, size_t errlen)
+{
+	char a[FS_PREFIX_STRLEN], b[FS_PREFIX_STRLEN];
+	const struct fs_peer *other;
+
+	for (size_t i = 0; i < cfg->n_peers; ++i) {
+		const struct fs_config_peer *cp = &cfg->peers[i];
+
+		for (size_t j = 0; j < cp->n_spread_prefixes; ++j) {
+			const struct fs_prefix *p = &cp->spread_prefixes[j];
+
+			for (size_t k = 0; k < v->n_prefixes; ++k)
+				if (fs_prefix_overlap(p, &v->prefixes[k]))
+					return !fs_fail(err, errlen, "peer spread_prefix %s overlaps the local spread_prefix %s",
+							fs_prefix_format(a, p), fs_prefix_format(b, &v->prefixes[k]));
+			if (cfg->replace_peers)
+				continue;
+			cds_list_for_each_entry(other, &dev->peers, list) {
+				if (!sodium_memcmp(other->noise->handshake.remote_static, cp->public_key,
+						   WG_KEY_LEN))
+					continue;
+				for (size_t k = 0; k < other->n_spread_prefixes; ++k)
+					if (fs_prefix_overlap(p, &other->spread_prefixes[k]))
+						return !fs_fail(err, errlen, "peer spread_prefix %s overlaps spread_prefix %s of another peer",
+								fs_prefix_format(a, p),
+								fs_prefix_format(b, &other->spread_prefixes[k]));
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * What can only be judged with the device: a mode without what it needs,
+ * a port range holding the listen port, prefixes that clash, and local
+ * prefixes overlapping an address or on-link prefix of the host (a local
+ * route for them would override it).
+ */
+static int check_spreading(const struct fs_device *dev, const struct fs_config *cfg,
+			   const struct spread_view *v, char *err, size_t errlen)
+{
+	if ((v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH) && !v->has_ports)
+		return fs_fail(err, errlen, "spread_mode=%s needs spread_ports=LOW-HIGH",
+			       fs_spread_mode_name(v->mode)), -EINVAL;
+	if ((v->mode == FS_SPREAD_ADDRESSES || v->mode == FS_SPREAD_BOTH) && !v->n_prefixes)
+		return fs_fail(err, errlen, "spread_mode=%s needs a spread_prefix",
+			       fs_spread_mode_name(v->mode)), -EINVAL;
+	if (v->has_ports && v->port && v->port >= v->ports.low && v->port <= v->ports.high)
+		return fs_fail(err, errlen, "spread_ports=%u-%u contains the listen port %u",
+			       v->ports.low, v->ports.high, v->port), -EINVAL;
+	if (peer_prefixes_clash(dev, cfg, v, err, errlen))
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->n_spread_prefixes; ++i) {
+		bool guarded = false;
+
+		for (size_t j = 0; j < dev->n_guards; ++j)
+			guarded |= !memcmp(&dev->guards[j].prefix, &cfg->spread_prefixes[i],
+					   sizeof(struct fs_prefix));
+		if (!guarded && fs_guard_check(&cfg->spread_prefixes[i], err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void guard_for(struct fs_guard *guard, const struct fs_device *dev,
+		      const struct fs_prefix *prefix, const struct spread_view *v, uint16_t port)
+{
+	memset(guard, 0, sizeof(*guard));
+	snprintf(guard->ifname, sizeof(guard->ifname), "%s", dev->ifname);
+	guard->prefix = *prefix;
+	guard->ranges[guard->n_ranges++] = (struct fs_port_range){ port, port };
+	if (v->has_ports && (v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH))
+		guard->ranges[guard->n_ranges++] = v->ports;
+}
+
+static bool same_guard(const struct fs_guard *a, const struct fs_guard *b)
+{
+	return !memcmp(&a->prefix, &b->prefix, sizeof(a->prefix)) && a->n_ranges == b->n_ranges &&
+	       !memcmp(a->ranges, b->ranges, a->n_ranges * sizeof(a->ranges[0]));
+}
+
+/*
+ * Installs the guards the new settings need and that are not in place yet
+ * (into guards[], which keeps the ones already there). On failure removes
+ * what it installed and returns the error: nothing changed.
+ */
+static int guards_prepare(struct fs_device *dev, const struct spread_view *v, uint16_t port,
+			  struct fs_guard *guards, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < v->n_prefixes; ++i) {
+		bool kept = false;
+		int ret;
+
+		guard_for(&guards[i], dev, &v->prefixes[i], v, port);
+		for (size_t j = 0; j < dev->n_guards && !kept; ++j)
+			if (same_guard(&guards[i], &dev->guards[j])) {
+				guards[i] = dev->guards[j];
+				kept = true;
+			}
+		if (kept)
+			continue;
+		/*
+		 * The same prefix guarded for other ports (a new listen port):
+		 * its routes would clash, so it goes first, and comes back if
+		 * the new one cannot be installed.
+		 */
+		for (size_t j = 0; j < dev->n_guards; ++j)
+			if (!memcmp(&dev->guards[j].prefix, &guards[i].prefix, sizeof(guards[i].prefix)))
+				fs_guard_remove(&dev->guards[j], NULL, 0);
+		ret = fs_guard_install(&guards[i], err, errlen);
+		if (ret) {
+			while (i--) {
+				bool was_kept = false;
+
+				for (size_t j = 0; j < dev->n_guards; ++j)
+					was_kept |= same_guard(&guards[i], &dev->guards[j]);
+				if (!was_kept)
+					fs_guard_remove(&guards[i], NULL, 0);
+			}
+			/* Put back any old guard removed above (a no-op for those still in place). */
+			for (size_t j = 0; j < dev->n_guards; ++j)
+				if (!dev->guards[j].installed)
+					fs_guard_install(&dev->guards[j], NULL, 0);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Removes the old guards the new set does not keep, and takes the new set. */
+static void guards_commit(struct fs_device *dev, const struct fs_guard *guards, size_t n)
+{
+	for (size_t j = 0; j < dev->n_guards; ++j) {
+		bool kept = false;
+
+		for (size_t i = 0; i < n; ++i)
+			kept |= same_guard(&guards[i], &dev->guards[j]);
+		if (!kept)
+			fs_guard_remove(&dev->guards[j], NULL, 0);
+	}
+	memcpy(dev->guards, guards, n * sizeof(guards[0]));
+	dev->n_guards = n;
+}
+
 /*
  * Everything that can fail for a reason the user can fix is checked, and
  * every resource acquired, before the first change: a set is applied whole
@@ -405,6 +580,8 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
  */
 int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
 {
+	struct fs_guard guards[FS_MAX_PREFIXES];
+	struct spread_view view;
 	int new_fds[FS_MAX_WORKERS];
 	bool rebind = false;
 	uint16_t bound = 0;
@@ -412,6 +589,11 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 	int ret = 0;
 
 	err[0] = '\0';
+	spread_view(&view, dev, cfg);
+	ret = check_spreading(dev, cfg, &view, err, errlen);
+	if (ret)
+		return ret;
+
 	/* A new port (or back to a random one) needs new sockets. */
 	if (cfg->has_listen_port && dev->running && cfg->listen_port != dev->listen_port &&
 	    (cfg->listen_port || dev->configured_port)) {
@@ -425,12 +607,28 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		rebind = true;
 	}
 
+	/* The guards of the local prefixes, for the port we will listen on. */
+	ret = guards_prepare(dev, &view, rebind ? bound : dev->listen_port, guards, err, errlen);
+	if (ret) {
+		if (rebind)
+			fs_socket_close_group(new_fds, dev->n_workers);
+		return ret;
+	}
+
 	/* The mark must take on every socket before anything else changes. */
 	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark && !rebind && dev->udp_fds[0] >= 0) {
 		ret = fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
 		if (ret) {
 			fs_socket_set_mark(dev->udp_fds, dev->n_workers, dev->fwmark);
 			snprintf(err, errlen, "cannot set fwmark %u: %s", cfg->fwmark, strerror(-ret));
+			for (size_t i = 0; i < view.n_prefixes; ++i) {
+				bool old_guard = false;
+
+				for (size_t j = 0; j < dev->n_guards; ++j)
+					old_guard |= same_guard(&guards[i], &dev->guards[j]);
+				if (!old_guard)
+					fs_guard_remove(&guards[i], NULL, 0);
+			}
 			return ret;
 		}
 	}
@@ -444,6 +642,7 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 	}
 
 	pthread_mutex_lock(&dev->lock);
+	guards_commit(dev, guards, view.n_prefixes);
 	if (cfg->has_listen_port)
 		dev->configured_port = cfg->listen_port;
 	if (cfg->has_private_key && (ret = set_private_key(dev, cfg->private_key)))

@@ -673,6 +673,13 @@ int main(int argc, char *argv[])
 		fs_log_error("cannot set up the control loop: %s", strerror(-ret));
 		goto out_device;
 	}
+	{
+		char err[FS_ERRLEN];
+
+		/* Routes and rules a crashed predecessor left for this interface. */
+		if (fs_guard_cleanup(st.ifname, err, sizeof(err)))
+			fs_log_error("%s", err);
+	}
 	ret = fs_device_start(&st.dev);
 	if (ret) {
 		fs_log_error("cannot start the workers: %s", strerror(-ret));
