@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <urcu/urcu-memb.h>
 #include <urcu/list.h>
+#include <urcu/pointer.h>
 #include "addr.h"
 #include "config.h"
 #include "cookie.h"
@@ -126,6 +127,14 @@ struct fs_peer {
 	struct rcu_head rcu;
 };
 
+struct fs_spread_settings {
+	struct rcu_head rcu;
+	enum fs_spread_mode mode;	/* resolved: never FS_SPREAD_DEFAULT */
+	uint32_t pairs;
+	size_t n_v4, n_v6;		/* local prefixes, by family */
+	struct fs_prefix v4[FS_MAX_PREFIXES], v6[FS_MAX_PREFIXES];
+};
+
 struct fs_handshake_item {
 	union fs_sockaddr src;
 	struct fs_endpoint local;		/* the address it arrived on */
@@ -180,6 +189,11 @@ struct fs_device {
 	uint32_t endpoint_limit;
 	enum fs_steer_mode steer;
 	uint16_t steer_qdisc_major;
+	/*
+	 * What the datapath needs of the spreading settings, replaced whole
+	 * (RCU) when they change: workers read it without locks.
+	 */
+	struct fs_spread_settings *spread;
 	/* The guard of each local spread prefix (netlink.h), under lock. */
 	struct fs_guard guards[FS_MAX_PREFIXES];
 	size_t n_guards;
@@ -242,6 +256,16 @@ void fs_peer_clear_endpoint_src(struct fs_peer *peer);
 bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len);
 void fs_peer_purge_staged(struct fs_peer *peer);
 void fs_peer_log_name(const struct fs_peer *peer, char *out, size_t outlen);
+/* After fs_noise_begin_session: gives the new keypair its spread key. */
+void fs_peer_session_began(struct fs_peer *peer);
+/*
+ * Worker, RCU read side: the outer source address of the flow of this
+ * inner packet, if the device spreads sources; false otherwise.
+ */
+bool fs_peer_spread_source(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
+			   const uint8_t *packet, size_t len, struct fs_endpoint *endpoint);
+/* Worker, RCU read side: whether a local address is one of our spread prefixes. */
+bool fs_device_is_spread_address(struct fs_device *dev, const struct fs_endpoint *endpoint);
 
 /* timers.c — following the kernel driver's timers.c */
 void fs_timers_init(struct fs_peer *peer);

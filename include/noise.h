@@ -46,6 +46,13 @@ struct fs_noise_keypair {
 	bool sending_valid;		/* read and cleared atomically */
 	bool receiving_valid;		/* read and cleared atomically */
 	bool replay_lock;		/* guards receiving_counter across workers */
+	/*
+	 * flowspread's per-session spread key (spread.h), derived by the
+	 * daemon once the session began; has_spread_key is set (release)
+	 * after it. Lives and dies with the keypair's locked memory.
+	 */
+	uint8_t spread_key[WG_KEY_LEN];
+	bool has_spread_key;
 };
 
 struct fs_noise_handshake {

@@ -2,6 +2,7 @@
 #ifndef FLOWSPREAD_SOCKET_H
 #define FLOWSPREAD_SOCKET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -15,5 +16,7 @@ int fs_socket_open_group(int *fds, unsigned int n, uint16_t port, uint32_t fwmar
 			 uint16_t *bound);
 void fs_socket_close_group(int *fds, unsigned int n);
 int fs_socket_set_mark(int *fds, unsigned int n, uint32_t fwmark);
+/* IPV6_FREEBIND and IP_FREEBIND on or off: on while the device spreads sources. */
+int fs_socket_set_freebind(int *fds, unsigned int n, bool on);
 
 #endif

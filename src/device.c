@@ -89,6 +89,7 @@ void fs_device_destroy(struct fs_device *dev)
 	dev->n_guards = 0;
 	pthread_mutex_unlock(&dev->lock);
 	urcu_memb_barrier();	/* every call_rcu callback has run */
+	free(dev->spread);
 
 	fs_socket_close_group(dev->udp_fds, dev->n_workers);
 	for (unsigned int i = 0; i < dev->n_tun_fds; ++i)
@@ -377,6 +378,71 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 	return 0;
 }
 
+static void spread_free_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct fs_spread_settings, rcu));
+}
+
+/* Publishes the datapath's view of the spreading settings (lock held). */
+static void publish_spread(struct fs_device *dev)
+{
+	struct fs_spread_settings *spread = calloc(1, sizeof(*spread)), *old = dev->spread;
+
+	if (!spread) {
+		fs_log_error("out of memory: spreading settings not updated");
+		return;
+	}
+	spread->mode = dev->spread_mode != FS_SPREAD_DEFAULT ? dev->spread_mode :
+		       dev->n_spread_prefixes ? FS_SPREAD_ADDRESSES : FS_SPREAD_OFF;
+	spread->pairs = dev->spread_pairs;
+	for (size_t i = 0; i < dev->n_spread_prefixes; ++i) {
+		const struct fs_prefix *p = &dev->spread_prefixes[i];
+
+		if (p->family == AF_INET6)
+			spread->v6[spread->n_v6++] = *p;
+		else
+			spread->v4[spread->n_v4++] = *p;
+	}
+	rcu_assign_pointer(dev->spread, spread);
+	if (old)
+		urcu_memb_call_rcu(&old->rcu, spread_free_rcu);
+}
+
+bool fs_device_is_spread_address(struct fs_device *dev, const struct fs_endpoint *endpoint)
+{
+	const struct fs_spread_settings *spread = rcu_dereference(dev->spread);
+	const struct fs_prefix *list;
+	size_t n;
+
+	if (!spread || !endpoint->has_src)
+		return false;
+	if (endpoint->addr.sa.sa_family == AF_INET6) {
+		list = spread->v6;
+		n = spread->n_v6;
+	} else {
+		list = spread->v4;
+		n = spread->n_v4;
+	}
+	for (size_t i = 0; i < n; ++i)
+		if (fs_prefix_contains(&list[i], list[i].family, &endpoint->src))
+			return true;
+	return false;
+}
+
+/* Freebind while there are local spread prefixes to send from (socket.c says why). */
+static void sync_freebind(struct fs_device *dev)
+{
+	bool want = dev->n_spread_prefixes > 0;
+	int ret;
+
+	if (dev->udp_fds[0] < 0)
+		return;
+	ret = fs_socket_set_freebind(dev->udp_fds, dev->n_workers, want);
+	if (ret)
+		fs_log_error("cannot turn freebind %s on the sockets: %s", want ? "on" : "off",
+			     strerror(-ret));
+}
+
 static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 {
 	if (cfg->n_spread_prefixes) {
@@ -402,6 +468,9 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 		dev->steer = cfg->steer;
 	if (cfg->has_steer_qdisc)
 		dev->steer_qdisc_major = cfg->steer_qdisc_major;
+	if (cfg->n_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs || !dev->spread)
+		publish_spread(dev);
+	sync_freebind(dev);
 }
 
 /* ---- spreading: checks across the request and the device, and the guards ---- */
@@ -663,7 +732,10 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 out:
 	pthread_mutex_unlock(&dev->lock);
 	if (rebind) {
-		int started = start_workers(dev);
+		int started;
+
+		sync_freebind(dev);
+		started = start_workers(dev);
 
 		if (started && !ret) {
 			snprintf(err, errlen, "restarting the workers: %s", strerror(-started));

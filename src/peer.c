@@ -8,6 +8,8 @@
 #include "clock.h"
 #include "device.h"
 #include "endpoint.h"
+#include "flowkey.h"
+#include "spread.h"
 #include "log.h"
 
 static unsigned int hash_of(const uint8_t public_key[WG_KEY_LEN])
@@ -327,4 +329,54 @@ void fs_peer_log_name(const struct fs_peer *peer, char *out, size_t outlen)
 	sodium_bin2base64(b64, sizeof(b64), peer->noise->handshake.remote_static, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
 	snprintf(out, outlen, "peer(%.4s…%.4s)", b64, b64 + 39);
+}
+
+static void derive_spread_key(struct fs_noise_keypair *keypair)
+{
+	if (!keypair || __atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE))
+		return;
+	if (fs_spread_key_derive(keypair->spread_key, keypair->sending_key, keypair->receiving_key,
+				 keypair->i_am_the_initiator))
+		__atomic_store_n(&keypair->has_spread_key, true, __ATOMIC_RELEASE);
+}
+
+/* Control thread, dev->lock held: the keypair begin_session just made. */
+void fs_peer_session_began(struct fs_peer *peer)
+{
+	derive_spread_key(peer->noise->next);
+	derive_spread_key(peer->noise->current);
+}
+
+bool fs_peer_spread_source(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
+			   const uint8_t *packet, size_t len, struct fs_endpoint *endpoint)
+{
+	const struct fs_spread_settings *spread;
+	struct fs_spread_range range = { 0 };
+	struct fs_spread_end end;
+	struct fs_flowkey flow;
+	uint32_t pair;
+
+	spread = rcu_dereference(peer->device->spread);
+	if (!spread || (spread->mode != FS_SPREAD_ADDRESSES && spread->mode != FS_SPREAD_BOTH) ||
+	    !__atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE))
+		return false;
+	if (endpoint->addr.sa.sa_family == AF_INET6) {
+		range.prefixes = spread->v6;
+		range.nprefixes = spread->n_v6;
+	} else {
+		range.prefixes = spread->v4;
+		range.nprefixes = spread->n_v4;
+	}
+	if (!range.nprefixes || !fs_flowkey_from_packet(&flow, packet, len))
+		return false;
+	pair = fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs);
+	if (!fs_spread_end_derive(&end, keypair->spread_key, pair,
+				  fs_spread_role(peer->device->identity->public_key,
+						 peer->noise->handshake.remote_static),
+				  &range) || !end.has_address)
+		return false;
+	memcpy(&endpoint->src, &end.addr, sizeof(endpoint->src));
+	endpoint->src_ifindex = 0;
+	endpoint->has_src = true;
+	return true;
 }

@@ -120,6 +120,7 @@ void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item,
 		fs_peer_log_name(peer, name, sizeof(name));
 		fs_log_debug("%s: received handshake response", name);
 		if (fs_noise_begin_session(noise, dev->index, now)) {
+			fs_peer_session_began(peer);
 			fs_timers_session_derived(peer, now);
 			fs_timers_handshake_complete(peer);
 			/* Sends what waited, or a keepalive to confirm the session. */

@@ -189,6 +189,7 @@ void fs_send_handshake_response(struct fs_peer *peer, uint64_t now)
 	fs_cookie_add_macs(&peer->noise->cookie, &msg, sizeof(msg), now);
 	if (!fs_noise_begin_session(peer->noise, peer->device->index, now))
 		return;
+	fs_peer_session_began(peer);
 	fs_peer_log_name(peer, name, sizeof(name));
 	fs_log_debug("%s: sending handshake response", name);
 	fs_timers_session_derived(peer, now);

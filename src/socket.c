@@ -82,3 +82,24 @@ int fs_socket_set_mark(int *fds, unsigned int n, uint32_t fwmark)
 	}
 	return 0;
 }
+
+/*
+ * Sending from any address of a spread prefix (IPV6_PKTINFO with an
+ * address the host has only through the guard's local route) needs
+ * freebind. It is off otherwise: without it, a remembered source address
+ * that was deleted fails the send (and is forgotten) instead of leaving
+ * with a source nothing answers.
+ */
+int fs_socket_set_freebind(int *fds, unsigned int n, bool on)
+{
+	for (unsigned int i = 0; i < n; ++i) {
+		int ret;
+
+		if (fds[i] < 0)
+			continue;
+		if ((ret = set_int(fds[i], IPPROTO_IPV6, IPV6_FREEBIND, on)) ||
+		    (ret = set_int(fds[i], IPPROTO_IP, IP_FREEBIND, on)))
+			return ret;
+	}
+	return 0;
+}

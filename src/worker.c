@@ -358,6 +358,13 @@ static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t
 	payload = io_uring_recvmsg_payload(out, &w->rx_msg);
 	plen = io_uring_recvmsg_payload_length(out, len, &w->rx_msg);
 	endpoint_from(&from, io_uring_recvmsg_name(out), &w->rx_msg, out);
+	/*
+	 * Arriving on one of our spread addresses says nothing about where to
+	 * answer from: each flow picks its own. Forget it, so the peer's
+	 * endpoint does not change with every flow.
+	 */
+	if (fs_device_is_spread_address(w->dev, &from))
+		from.has_src = false;
 	++w->stats.rx_datagrams;
 
 	switch (fs_message_classify(payload, plen)) {
@@ -465,12 +472,14 @@ static struct tx_slot *open_slot(struct fs_worker *w)
  * same peer, room left, and every message but the last of equal length.
  */
 static bool fits(const struct fs_worker *w, const struct tx_slot *slot, struct fs_peer *peer,
-		 size_t msglen)
+		 const struct fs_endpoint *endpoint, size_t msglen)
 {
 	if (!slot->segments)
 		return true;
 	return !w->gso_disabled && slot->peer == peer && slot->segments < GSO_MAX_SEGMENTS &&
-	       slot->len + msglen <= TX_BUF && msglen <= slot->segment;
+	       slot->len + msglen <= TX_BUF && msglen <= slot->segment &&
+	       slot->endpoint.has_src == endpoint->has_src &&
+	       (!endpoint->has_src || !memcmp(&slot->endpoint.src, &endpoint->src, sizeof(endpoint->src)));
 }
 
 /* No keypair yet: keep the packet and ask the control thread for a handshake. */
@@ -519,8 +528,16 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 		return true;
 	}
 
+	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
+	if (!has_endpoint) {
+		__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
+		return true;
+	}
+	/* Each flow leaves from its own address of the local prefixes, if we spread. */
+	fs_peer_spread_source(peer, keypair, packet, len, &endpoint);
+
 	msglen = fs_transport_message_len(len, mtu);
-	if (!fits(w, slot, peer, msglen)) {
+	if (!fits(w, slot, peer, &endpoint, msglen)) {
 		uint8_t *moved;
 
 		flush_open(w);
@@ -534,11 +551,6 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 		packet = moved;
 	}
 	if (!slot->segments) {
-		fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
-		if (!has_endpoint) {
-			__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
-			return true;
-		}
 		slot->endpoint = endpoint;
 		slot->peer = peer;
 		slot->segment = (uint16_t)msglen;

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Source spreading (DESIGN section 3): with a local /64 configured, each
+# inner flow leaves from its own address of the prefix, so N inner flows
+# are N distinct outer flows on the wire (tcpdump on B's side), and a
+# stock wireguard-go peer keeps working: it answers each datagram's
+# source, which the prefix guard delivers to flowspreadd's sockets.
+# Inner flows: 8 UDP flows (distinct source ports), then ping and TCP.
+#
+#  +----------------------------------+      +----------------------------------+
+#  | fsns$$-a                         |      | fsns$$-b                         |
+#  |  flowspreadd wgfs$$0             |      |  wireguard-go wgfs$$1            |
+#  |    198.51.100.1/24               |      |    198.51.100.2/24, :51821       |
+#  |    spread_prefix 2001:db8:ff::/64|      |    route 2001:db8:ff::/64        |
+#  |                                  |      |      via 2001:db8:1::1           |
+#  |  veth0 2001:db8:1::1/64 ---------+------+--------- veth0 2001:db8:1::2/64 |
+#  +----------------------------------+      +----------------------------------+
+
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_daemon tcpdump python3 iperf3
+
+flows=8
+ns_create a; a=$REPLY
+ns_create b; b=$REPLY
+veth_pair "$a" "$b"
+ip -n "$a" addr add 2001:db8:1::1/64 dev veth0 nodad
+ip -n "$b" addr add 2001:db8:1::2/64 dev veth0 nodad
+ip -n "$b" -6 route add 2001:db8:ff::/64 via 2001:db8:1::1
+
+wg genkey >"$fs_tmp/a.key"
+wg genkey >"$fs_tmp/b.key"
+a_pub=$(wg pubkey <"$fs_tmp/a.key")
+b_pub=$(wg pubkey <"$fs_tmp/b.key")
+
+wg_ifname; aif=$REPLY
+wg_ifname; bif=$REPLY
+flowspreadd_start "$a" "$aif"
+wggo_start "$b" "$bif"
+n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \
+	peer "$b_pub" endpoint '[2001:db8:1::2]:51821' allowed-ips 198.51.100.2/32 ||
+	fail "wg set $aif failed"
+n "$a" "$top_builddir/flowspreadctl" set "$aif" spread-prefix 2001:db8:ff::/64 spread-pairs 65536 ||
+	fail "flowspreadctl set spread-prefix failed"
+n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
+	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
+tunnel_up "$a" "$aif" 198.51.100.1/24
+tunnel_up "$b" "$bif" 198.51.100.2/24
+
+say "=== the tunnel works with a stock peer"
+ping_all "$a" 198.51.100.2 3
+
+# Inner UDP datagrams of 100 bytes: 128-byte IPv4 packets, 160-byte data messages.
+n "$b" tcpdump -n -i veth0 -l 'ip6 and udp dst port 51821 and ip6[4:2] = 168' >"$fs_tmp/wire" 2>/dev/null &
+track $!
+sleep 1
+
+say "=== $flows inner UDP flows"
+n "$a" python3 - "$flows" <<'PY' || fail "the flow sender failed"
+import socket, sys, time
+for i in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('198.51.100.1', 40001 + i))
+    for _ in range(5):
+        s.sendto(b'x' * 100, ('198.51.100.2', 9000))
+        time.sleep(0.01)
+    s.close()
+PY
+sleep 1
+sources=$(awk '{print $3}' "$fs_tmp/wire" | sed 's/\.[0-9]*$//' | sort -u)
+say "outer sources seen by B:"
+say "$sources"
+count=$(grep -c . <<<"$sources")
+[[ $count == "$flows" ]] || fail "$flows inner flows left from $count outer addresses, expected $flows"
+while read -r src; do
+	[[ $src == 2001:db8:ff:* ]] || fail "outer source $src is not in the spread prefix"
+done <<<"$sources"
+per_flow=$(awk '{print $3}' "$fs_tmp/wire" | sed 's/\.[0-9]*$//' | sort | uniq -c | awk '{print $1}' | sort -u)
+[[ $per_flow == 5 ]] || fail "a flow's datagrams left from more than one address: counts $per_flow"
+
+say "=== the stock peer answers each source: ping and TCP"
+ping_all "$a" 198.51.100.2 5
+n "$b" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null || fail "iperf3 server did not start"
+wait_tcp_listen "$b" 5201
+n "$a" iperf3 -c 198.51.100.2 -t 3 -J >"$fs_tmp/iperf.json" || fail "iperf3 through the tunnel failed"
+mbps=$(python3 -c "import json,sys;print(int(json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e6))" "$fs_tmp/iperf.json")
+((mbps > 0)) || fail "TCP moved nothing"
+say "TCP: $mbps Mbit/s"
+n "$b" wg show "$bif"
+
+daemon_stop "$aif" || fail "flowspreadd exited with status $?"
+say "PASS: $flows inner flows left from $flows addresses of 2001:db8:ff::/64; wireguard-go kept working"
+exit 0
