@@ -113,6 +113,7 @@ struct fs_peer {
 	pthread_mutex_t endpoints_lock;
 	struct fs_endpoints *endpoints;
 	uint64_t last_learn;			/* atomic: last learn() of the current source */
+	uint8_t spread_role;			/* atomic: enum fs_spread_role, by the static keys */
 	bool has_configured_endpoint;
 	union fs_sockaddr configured_endpoint;
 
@@ -256,6 +257,8 @@ void fs_peer_clear_endpoint_src(struct fs_peer *peer);
 bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len);
 void fs_peer_purge_staged(struct fs_peer *peer);
 void fs_peer_log_name(const struct fs_peer *peer, char *out, size_t outlen);
+/* Recomputes the spread role (which end of each pair is ours); control thread. */
+void fs_peer_update_role(struct fs_peer *peer);
 /* After fs_noise_begin_session: gives the new keypair its spread key. */
 void fs_peer_session_began(struct fs_peer *peer);
 /*

@@ -294,6 +294,7 @@ static int set_private_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN])
 		fs_noise_peer_precompute(peer->noise);
 		fs_noise_expire_current_keypair(peer->noise);
 		fs_noise_handshake_clear(peer->noise, dev->index);
+		fs_peer_update_role(peer);
 	}
 	fs_cookie_checker_init(dev->cookie_checker,
 			       dev->identity->has_identity ? dev->identity->public_key : NULL);

@@ -56,6 +56,7 @@ struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[W
 	}
 	pthread_mutex_init(&peer->staged_lock, NULL);
 	pthread_mutex_init(&peer->endpoints_lock, NULL);
+	fs_peer_update_role(peer);
 	fs_timers_init(peer);
 	cds_list_add_tail(&peer->list, &dev->peers);
 	peer->hash_next = dev->peer_hash[h];
@@ -340,6 +341,19 @@ static void derive_spread_key(struct fs_noise_keypair *keypair)
 		__atomic_store_n(&keypair->has_spread_key, true, __ATOMIC_RELEASE);
 }
 
+/*
+ * The role follows the order of the two static public keys; workers read
+ * it per packet, so it is kept here rather than computed from the
+ * identity, which the control thread may be changing.
+ */
+void fs_peer_update_role(struct fs_peer *peer)
+{
+	__atomic_store_n(&peer->spread_role,
+			 (uint8_t)fs_spread_role(peer->device->identity->public_key,
+						 peer->noise->handshake.remote_static),
+			 __ATOMIC_RELAXED);
+}
+
 /* Control thread, dev->lock held: the keypair begin_session just made. */
 void fs_peer_session_began(struct fs_peer *peer)
 {
@@ -371,8 +385,8 @@ bool fs_peer_spread_source(struct fs_peer *peer, const struct fs_noise_keypair *
 		return false;
 	pair = fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs);
 	if (!fs_spread_end_derive(&end, keypair->spread_key, pair,
-				  fs_spread_role(peer->device->identity->public_key,
-						 peer->noise->handshake.remote_static),
+				  (enum fs_spread_role)__atomic_load_n(&peer->spread_role,
+								       __ATOMIC_RELAXED),
 				  &range) || !end.has_address)
 		return false;
 	memcpy(&endpoint->src, &end.addr, sizeof(endpoint->src));
