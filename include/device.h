@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <urcu/urcu-memb.h>
 #include <urcu/list.h>
 #include <urcu/pointer.h>
@@ -70,6 +71,13 @@ struct fs_endpoint {
 	int src_ifindex;
 	bool has_src;
 };
+
+/* Same peer address and same remembered local source. */
+static inline bool fs_endpoint_same(const struct fs_endpoint *a, const struct fs_endpoint *b)
+{
+	return fs_endpoint_equal(&a->addr, &b->addr) && a->has_src == b->has_src &&
+	       (!a->has_src || !memcmp(&a->src, &b->src, sizeof(a->src)));
+}
 
 struct fs_staged_packet {
 	uint16_t len;

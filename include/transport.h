@@ -56,4 +56,10 @@ ssize_t fs_transport_decrypt(struct fs_noise_keypair *keypair, void *plain, cons
  */
 bool fs_transport_wants_rekey(const struct fs_noise_keypair *keypair, uint64_t now);
 
+/*
+ * Whether keypair (may be NULL) can still send: valid for sending, younger
+ * than WG_REJECT_AFTER_TIME, counter below WG_REJECT_AFTER_MESSAGES.
+ */
+bool fs_transport_can_send(const struct fs_noise_keypair *keypair, uint64_t now);
+
 #endif

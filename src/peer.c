@@ -136,9 +136,7 @@ void fs_peer_set_endpoint(struct fs_peer *peer, const struct fs_endpoint *endpoi
 	bool has;
 
 	fs_peer_get_endpoint(peer, &current, &has);
-	if (has && fs_endpoint_equal(&current.addr, &endpoint->addr) &&
-	    current.has_src == endpoint->has_src &&
-	    (!endpoint->has_src || !memcmp(&current.src, &endpoint->src, sizeof(current.src))))
+	if (has && fs_endpoint_same(&current, endpoint))
 		return;
 	endpoint_lock(peer);
 	peer->endpoint = *endpoint;
@@ -193,9 +191,7 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 	bool has;
 
 	fs_peer_get_endpoint(peer, &current, &has);
-	if (has && fs_endpoint_equal(&current.addr, &from->addr) &&
-	    current.has_src == from->has_src &&
-	    (!from->has_src || !memcmp(&current.src, &from->src, sizeof(current.src))) &&
+	if (has && fs_endpoint_same(&current, from) &&
 	    now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC)
 		return;
 	local_of(&local, from);

@@ -221,14 +221,6 @@ void fs_send_keepalive(struct fs_peer *peer, uint64_t now)
 	fs_send_staged(peer, now);
 }
 
-static bool keypair_usable(const struct fs_noise_keypair *keypair, uint64_t now)
-{
-	return keypair && __atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED) &&
-	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now) &&
-	       __atomic_load_n(&keypair->sending_counter, __ATOMIC_RELAXED) <
-		       WG_REJECT_AFTER_MESSAGES;
-}
-
 /* Control thread: sends what waited for a keypair, or asks for a handshake. */
 void fs_send_staged(struct fs_peer *peer, uint64_t now)
 {
@@ -243,7 +235,7 @@ void fs_send_staged(struct fs_peer *peer, uint64_t now)
 	pthread_mutex_unlock(&peer->staged_lock);
 	if (empty)
 		return;
-	if (!keypair_usable(keypair, now)) {
+	if (!fs_transport_can_send(keypair, now)) {
 		fs_send_queued_handshake_initiation(peer, false, now);
 		return;
 	}

@@ -182,3 +182,11 @@ bool fs_transport_wants_rekey(const struct fs_noise_keypair *keypair, uint64_t n
 		(keypair->i_am_the_initiator &&
 		 fs_has_expired(keypair->birthdate, WG_REKEY_AFTER_TIME, now)));
 }
+
+bool fs_transport_can_send(const struct fs_noise_keypair *keypair, uint64_t now)
+{
+	return keypair && __atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED) &&
+	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now) &&
+	       __atomic_load_n(&keypair->sending_counter, __ATOMIC_RELAXED) <
+		       WG_REJECT_AFTER_MESSAGES;
+}

@@ -414,12 +414,6 @@ static const void *inner_destination(const uint8_t *packet, size_t len, int *fam
 	return NULL;
 }
 
-static bool keypair_usable(const struct fs_noise_keypair *keypair, uint64_t now)
-{
-	return keypair && __atomic_load_n(&keypair->sending_valid, __ATOMIC_RELAXED) &&
-	       !fs_has_expired(keypair->birthdate, WG_REJECT_AFTER_TIME, now);
-}
-
 static void submit_slot(struct fs_worker *w, uint32_t id)
 {
 	struct tx_slot *slot = &w->slots[id];
@@ -523,7 +517,7 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 		return true;
 	}
 	keypair = fs_noise_current_keypair(peer->noise);
-	if (!keypair_usable(keypair, now)) {
+	if (!fs_transport_can_send(keypair, now)) {
 		stage(peer, packet, len, now);
 		return true;
 	}
