@@ -42,6 +42,7 @@ enum {
 	FS_SPREAD_PREFIX_MAX_CIDR = 120,
 	FS_MAX_PREFIXES = 16,		/* spread_prefix lines per device or peer */
 	FS_MAX_ENDPOINT_ALT = 16,	/* endpoint_alt lines per peer */
+	FS_SPREAD_PORTS_MAX = 1024,	/* local spread_ports: one socket each */
 };
 
 struct fs_port_range {

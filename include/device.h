@@ -122,6 +122,14 @@ struct fs_peer {
 	struct fs_endpoints *endpoints;
 	uint64_t last_learn;			/* atomic: last learn() of the current source */
 	uint8_t spread_role;			/* atomic: enum fs_spread_role, by the static keys */
+	/*
+	 * The peer's end of the pairs: its spread_prefix and spread_ports as
+	 * the datapath reads them (RCU), and when an authenticated packet last
+	 * came from inside them: destination spreading is used only while
+	 * that is recent (DESIGN section 3).
+	 */
+	struct fs_spread_settings *remote_spread;
+	uint64_t seen_in_prefix, seen_in_ports;	/* atomic, boottime ns */
 	bool has_configured_endpoint;
 	union fs_sockaddr configured_endpoint;
 
@@ -136,12 +144,19 @@ struct fs_peer {
 	struct rcu_head rcu;
 };
 
+/*
+ * One end's spreading settings as the datapath reads them, replaced whole
+ * (RCU): the device's own (dev->spread), or a peer's end (peer->remote_spread:
+ * mode and pairs unused).
+ */
 struct fs_spread_settings {
 	struct rcu_head rcu;
 	enum fs_spread_mode mode;	/* resolved: never FS_SPREAD_DEFAULT */
 	uint32_t pairs;
-	size_t n_v4, n_v6;		/* local prefixes, by family */
+	size_t n_v4, n_v6;		/* prefixes, by family */
 	struct fs_prefix v4[FS_MAX_PREFIXES], v6[FS_MAX_PREFIXES];
+	bool has_ports;
+	struct fs_port_range ports;
 };
 
 struct fs_handshake_item {
@@ -214,6 +229,15 @@ struct fs_device {
 	unsigned int n_tun_fds;
 	bool vnet_hdr;			/* TUN packets carry a virtio_net_hdr (offloads) */
 	int udp_fds[FS_MAX_WORKERS];
+	/*
+	 * Ports mode: one socket per port of spread_ports (port_fds_low + i),
+	 * replaced only while the workers are stopped; the range reserved in
+	 * ip_local_reserved_ports, ports_added[] saying which ports we added.
+	 */
+	int *port_fds;
+	unsigned int n_port_fds;
+	uint16_t port_fds_low;
+	uint8_t ports_added[FS_SPREAD_PORTS_MAX / 8];
 	bool running;
 
 	/* handshakes from workers to the control thread */
@@ -270,11 +294,21 @@ void fs_peer_update_role(struct fs_peer *peer);
 /* After fs_noise_begin_session: gives the new keypair its spread key. */
 void fs_peer_session_began(struct fs_peer *peer);
 /*
- * Worker, RCU read side: the outer source address of the flow of this
- * inner packet, if the device spreads sources; false otherwise.
+ * Worker, RCU read side: the outer pair of the flow of this inner packet.
+ * On entry *endpoint is the peer's current endpoint; the pair replaces its
+ * source address (addresses, both), its destination address and port
+ * (destination spreading, while the peer is seen inside its prefixes or
+ * ports), and *local_port is the source port to send from (ports, both;
+ * 0: the listen socket). False when nothing is spread.
  */
-bool fs_peer_spread_source(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
-			   const uint8_t *packet, size_t len, struct fs_endpoint *endpoint);
+bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
+		    const uint8_t *packet, size_t len, uint64_t now,
+		    struct fs_endpoint *endpoint, uint16_t *local_port);
+/* Control thread, dev->lock held: publishes the peer's spread_prefix and spread_ports. */
+int fs_peer_publish_spread(struct fs_peer *peer);
+/* A fresh snapshot of prefixes and ports (NULL without memory); free() or call_rcu it. */
+struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefixes, size_t n,
+						  bool has_ports, const struct fs_port_range *ports);
 /* Worker, RCU read side: whether a local address is one of our spread prefixes. */
 bool fs_device_is_spread_address(struct fs_device *dev, const struct fs_endpoint *endpoint);
 

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "device.h"
 #include "log.h"
+#include "portreserve.h"
 #include "ratelimiter.h"
 #include "socket.h"
 #include "worker.h"
@@ -72,6 +73,8 @@ int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_wor
 	return 0;
 }
 
+static void ports_close(struct fs_device *dev);
+
 void fs_device_destroy(struct fs_device *dev)
 {
 	struct fs_peer *peer, *tmp;
@@ -92,6 +95,7 @@ void fs_device_destroy(struct fs_device *dev)
 	free(dev->spread);
 
 	fs_socket_close_group(dev->udp_fds, dev->n_workers);
+	ports_close(dev);
 	for (unsigned int i = 0; i < dev->n_tun_fds; ++i)
 		if (dev->tun_fds[i] >= 0)
 			close(dev->tun_fds[i]);
@@ -362,6 +366,12 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		peer->has_spread_ports = true;
 		peer->spread_ports = cp->spread_ports;
 	}
+	if (cp->n_spread_prefixes || cp->has_spread_ports) {
+		int ret = fs_peer_publish_spread(peer);
+
+		if (ret)
+			return ret;
+	}
 	if (cp->has_endpoint || cp->n_endpoint_alt || cp->n_spread_prefixes) {
 		int ret = fs_peer_reconfigure_endpoints(peer, cp->has_endpoint, now);
 
@@ -387,8 +397,10 @@ static void spread_free_rcu(struct rcu_head *head)
 /* Publishes the datapath's view of the spreading settings (lock held). */
 static void publish_spread(struct fs_device *dev)
 {
-	struct fs_spread_settings *spread = calloc(1, sizeof(*spread)), *old = dev->spread;
+	struct fs_spread_settings *old = dev->spread, *spread;
 
+	spread = fs_spread_settings_new(dev->spread_prefixes, dev->n_spread_prefixes,
+					dev->has_spread_ports, &dev->spread_ports);
 	if (!spread) {
 		fs_log_error("out of memory: spreading settings not updated");
 		return;
@@ -396,14 +408,6 @@ static void publish_spread(struct fs_device *dev)
 	spread->mode = dev->spread_mode != FS_SPREAD_DEFAULT ? dev->spread_mode :
 		       dev->n_spread_prefixes ? FS_SPREAD_ADDRESSES : FS_SPREAD_OFF;
 	spread->pairs = dev->spread_pairs;
-	for (size_t i = 0; i < dev->n_spread_prefixes; ++i) {
-		const struct fs_prefix *p = &dev->spread_prefixes[i];
-
-		if (p->family == AF_INET6)
-			spread->v6[spread->n_v6++] = *p;
-		else
-			spread->v4[spread->n_v4++] = *p;
-	}
 	rcu_assign_pointer(dev->spread, spread);
 	if (old)
 		urcu_memb_call_rcu(&old->rcu, spread_free_rcu);
@@ -439,6 +443,8 @@ static void sync_freebind(struct fs_device *dev)
 	if (dev->udp_fds[0] < 0)
 		return;
 	ret = fs_socket_set_freebind(dev->udp_fds, dev->n_workers, want);
+	if (!ret && dev->n_port_fds)
+		ret = fs_socket_set_freebind(dev->port_fds, dev->n_port_fds, want);
 	if (ret)
 		fs_log_error("cannot turn freebind %s on the sockets: %s", want ? "on" : "off",
 			     strerror(-ret));
@@ -469,7 +475,8 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 		dev->steer = cfg->steer;
 	if (cfg->has_steer_qdisc)
 		dev->steer_qdisc_major = cfg->steer_qdisc_major;
-	if (cfg->n_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs || !dev->spread)
+	if (cfg->n_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs ||
+	    cfg->has_spread_ports || !dev->spread)
 		publish_spread(dev);
 	sync_freebind(dev);
 }
@@ -545,6 +552,10 @@ static int check_spreading(const struct fs_device *dev, const struct fs_config *
 	if ((v->mode == FS_SPREAD_ADDRESSES || v->mode == FS_SPREAD_BOTH) && !v->n_prefixes)
 		return fs_fail(err, errlen, "spread_mode=%s needs a spread_prefix",
 			       fs_spread_mode_name(v->mode)), -EINVAL;
+	if (v->has_ports && (unsigned int)(v->ports.high - v->ports.low) + 1 > FS_SPREAD_PORTS_MAX)
+		return fs_fail(err, errlen, "spread_ports=%u-%u holds %u ports; at most %u (one socket each)",
+			       v->ports.low, v->ports.high, v->ports.high - v->ports.low + 1,
+			       FS_SPREAD_PORTS_MAX), -EINVAL;
 	if (v->has_ports && v->port && v->port >= v->ports.low && v->port <= v->ports.high)
 		return fs_fail(err, errlen, "spread_ports=%u-%u contains the listen port %u",
 			       v->ports.low, v->ports.high, v->port), -EINVAL;
@@ -642,6 +653,101 @@ static void guards_commit(struct fs_device *dev, const struct fs_guard *guards, 
 	dev->n_guards = n;
 }
 
+/* ---- ports mode: a socket per port of spread_ports ------------------------- */
+
+struct port_sockets {
+	bool change;		/* the set differs from the device's */
+	int *fds;		/* the new set, NULL for none */
+	unsigned int n;
+	uint16_t low;
+};
+
+static bool wants_ports(const struct spread_view *v)
+{
+	return v->has_ports && (v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH);
+}
+
+/* Opens the sockets the new settings need, if they are not the device's already. */
+static int ports_prepare(const struct fs_device *dev, const struct spread_view *v,
+			 uint32_t fwmark, struct port_sockets *ps, char *err, size_t errlen)
+{
+	unsigned int n = wants_ports(v) ? (unsigned int)(v->ports.high - v->ports.low) + 1 : 0;
+	uint16_t failed = 0;
+	int ret;
+
+	memset(ps, 0, sizeof(*ps));
+	if (n == dev->n_port_fds && (!n || v->ports.low == dev->port_fds_low))
+		return 0;
+	ps->change = true;
+	if (!n)
+		return 0;
+	ps->fds = malloc(n * sizeof(*ps->fds));
+	if (!ps->fds)
+		return fs_fail(err, errlen, "out of memory for the sockets of spread_ports"), -ENOMEM;
+	ret = fs_socket_open_ports(ps->fds, v->ports.low, v->ports.high, fwmark, v->n_prefixes > 0,
+				   &failed);
+	if (ret) {
+		free(ps->fds);
+		ps->fds = NULL;
+		return fs_fail(err, errlen, "cannot listen on UDP port %u of spread_ports=%u-%u: %s",
+			       failed, v->ports.low, v->ports.high, strerror(-ret)), ret;
+	}
+	ps->n = n;
+	ps->low = v->ports.low;
+	return 0;
+}
+
+static void ports_discard(struct port_sockets *ps)
+{
+	if (ps->fds)
+		fs_socket_close_group(ps->fds, ps->n);
+	free(ps->fds);
+	ps->fds = NULL;
+}
+
+/* Closes the device's port sockets and gives back the ports it reserved. */
+static void ports_close(struct fs_device *dev)
+{
+	int ret;
+
+	if (!dev->n_port_fds)
+		return;
+	ret = fs_ports_release(NULL, dev->port_fds_low,
+			       (uint16_t)(dev->port_fds_low + dev->n_port_fds - 1), dev->ports_added);
+	if (ret)
+		fs_log_error("cannot release spread_ports %u-%u from net.ipv4.ip_local_reserved_ports: %s",
+			     dev->port_fds_low, dev->port_fds_low + dev->n_port_fds - 1,
+			     strerror(-ret));
+	fs_socket_close_group(dev->port_fds, dev->n_port_fds);
+	free(dev->port_fds);
+	dev->port_fds = NULL;
+	dev->n_port_fds = 0;
+	memset(dev->ports_added, 0, sizeof(dev->ports_added));
+}
+
+/*
+ * With the workers stopped: the new set replaces the old one, and its range
+ * is reserved, so that no ephemeral port of another program lands in it
+ * while it is ours. Reserving is a courtesy to the rest of the host: if
+ * the sysctl cannot be written, the sockets work anyway.
+ */
+static void ports_commit(struct fs_device *dev, struct port_sockets *ps)
+{
+	int ret;
+
+	ports_close(dev);
+	if (!ps->n)
+		return;
+	dev->port_fds = ps->fds;
+	dev->n_port_fds = ps->n;
+	dev->port_fds_low = ps->low;
+	ps->fds = NULL;
+	ret = fs_ports_reserve(NULL, ps->low, (uint16_t)(ps->low + ps->n - 1), dev->ports_added);
+	if (ret)
+		fs_log_error("cannot reserve spread_ports %u-%u in net.ipv4.ip_local_reserved_ports: %s",
+			     ps->low, ps->low + ps->n - 1, strerror(-ret));
+}
+
 /*
  * Everything that can fail for a reason the user can fix is checked, and
  * every resource acquired, before the first change: a set is applied whole
@@ -651,9 +757,11 @@ static void guards_commit(struct fs_device *dev, const struct fs_guard *guards, 
 int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
 {
 	struct fs_guard guards[FS_MAX_PREFIXES];
+	struct port_sockets ports;
 	struct spread_view view;
 	int new_fds[FS_MAX_WORKERS];
-	bool rebind = false;
+	uint32_t fwmark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
+	bool rebind = false, restart;
 	uint16_t bound = 0;
 	uint64_t now = fs_clock_now();
 	int ret = 0;
@@ -667,8 +775,7 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 	/* A new port (or back to a random one) needs new sockets. */
 	if (cfg->has_listen_port && dev->running && cfg->listen_port != dev->listen_port &&
 	    (cfg->listen_port || dev->configured_port)) {
-		ret = fs_socket_open_group(new_fds, dev->n_workers, cfg->listen_port,
-					   cfg->has_fwmark ? cfg->fwmark : dev->fwmark, &bound);
+		ret = fs_socket_open_group(new_fds, dev->n_workers, cfg->listen_port, fwmark, &bound);
 		if (ret) {
 			snprintf(err, errlen, "cannot listen on UDP port %u: %s", cfg->listen_port,
 				 strerror(-ret));
@@ -677,19 +784,26 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		rebind = true;
 	}
 
+	/* Ports mode: a socket for each port of the range, before anything changes. */
+	ret = ports_prepare(dev, &view, fwmark, &ports, err, errlen);
+	if (ret)
+		goto close_new;
+
 	/* The guards of the local prefixes, for the port we will listen on. */
 	ret = guards_prepare(dev, &view, rebind ? bound : dev->listen_port, guards, err, errlen);
-	if (ret) {
-		if (rebind)
-			fs_socket_close_group(new_fds, dev->n_workers);
-		return ret;
-	}
+	if (ret)
+		goto close_new;
 
 	/* The mark must take on every socket before anything else changes. */
-	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark && !rebind && dev->udp_fds[0] >= 0) {
-		ret = fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
+	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark && dev->udp_fds[0] >= 0) {
+		ret = rebind ? 0 : fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
+		if (!ret && !ports.change && dev->n_port_fds)
+			ret = fs_socket_set_mark(dev->port_fds, dev->n_port_fds, cfg->fwmark);
 		if (ret) {
-			fs_socket_set_mark(dev->udp_fds, dev->n_workers, dev->fwmark);
+			if (!rebind)
+				fs_socket_set_mark(dev->udp_fds, dev->n_workers, dev->fwmark);
+			if (!ports.change && dev->n_port_fds)
+				fs_socket_set_mark(dev->port_fds, dev->n_port_fds, dev->fwmark);
 			snprintf(err, errlen, "cannot set fwmark %u: %s", cfg->fwmark, strerror(-ret));
 			for (size_t i = 0; i < view.n_prefixes; ++i) {
 				bool old_guard = false;
@@ -699,17 +813,21 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 				if (!old_guard)
 					fs_guard_remove(&guards[i], NULL, 0);
 			}
-			return ret;
+			goto close_new;
 		}
 	}
 
-	if (rebind) {
-		/* Workers own the old sockets: stop them, swap, start again. */
+	/* Workers own the sockets they receive on: stop them, swap, start again. */
+	restart = (rebind || ports.change) && dev->running;
+	if (restart)
 		fs_device_stop(dev);
+	if (rebind) {
 		fs_socket_close_group(dev->udp_fds, dev->n_workers);
 		memcpy(dev->udp_fds, new_fds, sizeof(int) * dev->n_workers);
 		dev->listen_port = bound;
 	}
+	if (ports.change)
+		ports_commit(dev, &ports);
 
 	pthread_mutex_lock(&dev->lock);
 	guards_commit(dev, guards, view.n_prefixes);
@@ -732,7 +850,7 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		snprintf(err, errlen, "applying the configuration: %s", strerror(-ret));
 out:
 	pthread_mutex_unlock(&dev->lock);
-	if (rebind) {
+	if (restart) {
 		int started;
 
 		sync_freebind(dev);
@@ -743,5 +861,11 @@ out:
 			ret = started;
 		}
 	}
+	return ret;
+
+close_new:
+	ports_discard(&ports);
+	if (rebind)
+		fs_socket_close_group(new_fds, dev->n_workers);
 	return ret;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -568,6 +569,23 @@ static int open_queues(struct daemon_state *st, bool multi_queue)
 	return 0;
 }
 
+/*
+ * Ports mode holds a socket per port of spread_ports (up to 1024) and
+ * registers them in each worker's ring: the usual soft limit of 1024
+ * descriptors is too small, the hard one is not.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
+		return;
+	lim.rlim_cur = lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		fs_log_error("cannot raise the open file limit to %llu: %s",
+			     (unsigned long long)lim.rlim_max, strerror(errno));
+}
+
 int main(int argc, char *argv[])
 {
 	struct daemon_state st = { .uapi_fd = -1, .tun_fd = -1, .epoll_fd = -1, .signal_fd = -1,
@@ -654,6 +672,7 @@ int main(int argc, char *argv[])
 		}
 	}
 
+	raise_fd_limit();
 	urcu_memb_register_thread();
 	ret = fs_device_init(&st.dev, st.ifname, st.workers);
 	if (ret) {

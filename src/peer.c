@@ -73,6 +73,7 @@ static void peer_free_rcu(struct rcu_head *head)
 	pthread_mutex_destroy(&peer->staged_lock);
 	pthread_mutex_destroy(&peer->endpoints_lock);
 	fs_endpoints_free(peer->endpoints);
+	free(peer->remote_spread);
 	/* Keypairs and the handshake were unhashed when the peer was removed. */
 	fs_noise_peer_free(peer->noise, NULL);
 	free(peer);
@@ -178,22 +179,88 @@ static void publish_current(struct fs_peer *peer)
 	fs_peer_set_endpoint(peer, &endpoint);
 }
 
+/* Whether an address (of family "family") is inside one of the snapshot's prefixes. */
+static bool spread_contains(const struct fs_spread_settings *s, int family, const void *addr)
+{
+	const struct fs_prefix *list = family == AF_INET6 ? s->v6 : s->v4;
+	size_t n = family == AF_INET6 ? s->n_v6 : s->n_v4;
+
+	for (size_t i = 0; i < n; ++i)
+		if (fs_prefix_contains(&list[i], family, addr))
+			return true;
+	return false;
+}
+
+static const void *ip_of(const union fs_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr
+					   : (const void *)&a->in.sin_addr;
+}
+
+static uint16_t port_of(const union fs_sockaddr *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+enum {
+	INSIDE_PREFIX = 1,	/* the address is in one of the peer's prefixes */
+	INSIDE_PORTS = 2,	/* the port is in the peer's port range */
+};
+
+static unsigned int inside_remote(const struct fs_spread_settings *remote,
+				  const union fs_sockaddr *a)
+{
+	unsigned int inside = 0;
+	uint16_t port;
+
+	if (!remote || (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6))
+		return 0;
+	if (spread_contains(remote, a->sa.sa_family, ip_of(a)))
+		inside |= INSIDE_PREFIX;
+	port = port_of(a);
+	if (remote->has_ports && port >= remote->ports.low && port <= remote->ports.high)
+		inside |= INSIDE_PORTS;
+	return inside;
+}
+
 /*
  * Workers call this for every authenticated packet. The table is only
  * touched (under its lock) when the source is not the current endpoint,
  * or once a second to keep the current entry's receive time fresh: no
- * lock per packet for a peer that stays where it is.
+ * lock per packet for a peer that stays where it is. A peer that spreads
+ * toward us sends each flow from its own address (or port); when they
+ * are inside its configured prefixes (ports) and so is the current
+ * endpoint, that is not roaming: all of them reach the same host, so the
+ * current endpoint stays, and the table hears of it once a second.
  */
 void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from, uint64_t now)
 {
+	const struct fs_spread_settings *remote;
 	struct fs_endpoint_local local;
 	struct fs_endpoint current;
+	unsigned int inside, current_inside = 0;
 	bool has;
 
 	fs_peer_get_endpoint(peer, &current, &has);
-	if (has && fs_endpoint_same(&current, from) &&
-	    now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC)
-		return;
+	urcu_memb_read_lock();
+	remote = rcu_dereference(peer->remote_spread);
+	inside = inside_remote(remote, &from->addr);
+	if (inside && has)
+		current_inside = inside_remote(remote, &current.addr);
+	urcu_memb_read_unlock();
+	if (inside & INSIDE_PREFIX)
+		__atomic_store_n(&peer->seen_in_prefix, now, __ATOMIC_RELAXED);
+	if (inside & INSIDE_PORTS)
+		__atomic_store_n(&peer->seen_in_ports, now, __ATOMIC_RELAXED);
+	if (has && now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC) {
+		if (fs_endpoint_same(&current, from))
+			return;
+		if ((inside & current_inside & INSIDE_PREFIX) ||
+		    ((inside & current_inside & INSIDE_PORTS) &&
+		     !memcmp(ip_of(&from->addr), ip_of(&current.addr),
+			     from->addr.sa.sa_family == AF_INET6 ? 16 : 4)))
+			return;
+	}
 	local_of(&local, from);
 	pthread_mutex_lock(&peer->endpoints_lock);
 	if (fs_endpoints_learn(peer->endpoints, &from->addr, &local, now) >= 0) {
@@ -357,36 +424,120 @@ void fs_peer_session_began(struct fs_peer *peer)
 	derive_spread_key(peer->noise->current);
 }
 
-bool fs_peer_spread_source(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
-			   const uint8_t *packet, size_t len, struct fs_endpoint *endpoint)
+struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefixes, size_t n,
+						  bool has_ports, const struct fs_port_range *ports)
 {
-	const struct fs_spread_settings *spread;
-	struct fs_spread_range range = { 0 };
-	struct fs_spread_end end;
-	struct fs_flowkey flow;
-	uint32_t pair;
+	struct fs_spread_settings *s = calloc(1, sizeof(*s));
 
-	spread = rcu_dereference(peer->device->spread);
-	if (!spread || (spread->mode != FS_SPREAD_ADDRESSES && spread->mode != FS_SPREAD_BOTH) ||
-	    !__atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE))
-		return false;
-	if (endpoint->addr.sa.sa_family == AF_INET6) {
-		range.prefixes = spread->v6;
-		range.nprefixes = spread->n_v6;
-	} else {
-		range.prefixes = spread->v4;
-		range.nprefixes = spread->n_v4;
+	if (!s)
+		return NULL;
+	s->mode = FS_SPREAD_OFF;
+	for (size_t i = 0; i < n && i < FS_MAX_PREFIXES; ++i) {
+		if (prefixes[i].family == AF_INET6)
+			s->v6[s->n_v6++] = prefixes[i];
+		else if (prefixes[i].family == AF_INET)
+			s->v4[s->n_v4++] = prefixes[i];
 	}
-	if (!range.nprefixes || !fs_flowkey_from_packet(&flow, packet, len))
+	s->has_ports = has_ports;
+	if (has_ports)
+		s->ports = *ports;
+	return s;
+}
+
+static void spread_settings_free_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct fs_spread_settings, rcu));
+}
+
+int fs_peer_publish_spread(struct fs_peer *peer)
+{
+	struct fs_spread_settings *s = NULL, *old = peer->remote_spread;
+
+	if (peer->n_spread_prefixes || peer->has_spread_ports) {
+		s = fs_spread_settings_new(peer->spread_prefixes, peer->n_spread_prefixes,
+					   peer->has_spread_ports, &peer->spread_ports);
+		if (!s)
+			return -ENOMEM;
+	}
+	rcu_assign_pointer(peer->remote_spread, s);
+	if (old)
+		urcu_memb_call_rcu(&old->rcu, spread_settings_free_rcu);
+	return 0;
+}
+
+/* Whether "seen" (an atomic receive time) lies within the trust window before now. */
+static bool seen_recently(const uint64_t *seen, uint64_t now)
+{
+	uint64_t t = __atomic_load_n(seen, __ATOMIC_RELAXED);
+
+	return t && now - t < (uint64_t)FS_ENDPOINT_TRUST_WINDOW_SEC * FS_NSEC_PER_SEC;
+}
+
+static void range_of(struct fs_spread_range *range, const struct fs_spread_settings *s,
+		     int family, bool addresses, bool ports)
+{
+	memset(range, 0, sizeof(*range));
+	if (addresses) {
+		range->prefixes = family == AF_INET6 ? s->v6 : s->v4;
+		range->nprefixes = family == AF_INET6 ? s->n_v6 : s->n_v4;
+	}
+	if (ports && s->has_ports) {
+		range->port_low = s->ports.low;
+		range->port_high = s->ports.high;
+	}
+}
+
+bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
+		    const uint8_t *packet, size_t len, uint64_t now,
+		    struct fs_endpoint *endpoint, uint16_t *local_port)
+{
+	const struct fs_spread_settings *spread, *remote;
+	struct fs_spread_range mine, theirs = { 0 };
+	bool addresses, ports;
+	struct fs_spread_pair pair;
+	struct fs_flowkey flow;
+	int family = endpoint->addr.sa.sa_family;
+
+	*local_port = 0;
+	spread = rcu_dereference(peer->device->spread);
+	if (!spread || spread->mode == FS_SPREAD_OFF ||
+	    !__atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE) ||
+	    (family != AF_INET && family != AF_INET6))
 		return false;
-	pair = fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs);
-	if (!fs_spread_end_derive(&end, keypair->spread_key, pair,
-				  (enum fs_spread_role)__atomic_load_n(&peer->spread_role,
-								       __ATOMIC_RELAXED),
-				  &range) || !end.has_address)
+	addresses = spread->mode == FS_SPREAD_ADDRESSES || spread->mode == FS_SPREAD_BOTH;
+	ports = spread->mode == FS_SPREAD_PORTS || spread->mode == FS_SPREAD_BOTH;
+	range_of(&mine, spread, family, addresses, ports);
+	remote = rcu_dereference(peer->remote_spread);
+	if (remote)
+		range_of(&theirs, remote, family,
+			 addresses && seen_recently(&peer->seen_in_prefix, now),
+			 ports && seen_recently(&peer->seen_in_ports, now));
+	if (!mine.nprefixes && !mine.port_high && !theirs.nprefixes && !theirs.port_high)
 		return false;
-	memcpy(&endpoint->src, &end.addr, sizeof(endpoint->src));
-	endpoint->src_ifindex = 0;
-	endpoint->has_src = true;
+	if (!fs_flowkey_from_packet(&flow, packet, len))
+		return false;
+	fs_spread_pair_derive(&pair, keypair->spread_key,
+			      fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs),
+			      (enum fs_spread_role)__atomic_load_n(&peer->spread_role,
+								   __ATOMIC_RELAXED),
+			      &mine, &theirs);
+	if (pair.local.has_address) {
+		memcpy(&endpoint->src, &pair.local.addr, sizeof(endpoint->src));
+		endpoint->src_ifindex = 0;
+		endpoint->has_src = true;
+	}
+	*local_port = pair.local.port;
+	if (pair.remote.has_address) {
+		if (family == AF_INET6)
+			memcpy(&endpoint->addr.in6.sin6_addr, &pair.remote.addr.v6, 16);
+		else
+			memcpy(&endpoint->addr.in.sin_addr, &pair.remote.addr.v4, 4);
+	}
+	if (pair.remote.port) {
+		if (family == AF_INET6)
+			endpoint->addr.in6.sin6_port = htons(pair.remote.port);
+		else
+			endpoint->addr.in.sin_port = htons(pair.remote.port);
+	}
 	return true;
 }

@@ -13,7 +13,7 @@ static int set_int(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value)) ? -errno : 0;
 }
 
-static int open_one(uint16_t port, uint32_t fwmark, uint16_t *bound)
+static int open_one(uint16_t port, bool reuseport, uint32_t fwmark, uint16_t *bound)
 {
 	struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	socklen_t len = sizeof(addr);
@@ -23,7 +23,7 @@ static int open_one(uint16_t port, uint32_t fwmark, uint16_t *bound)
 	if (fd < 0)
 		return -errno;
 	if ((ret = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) ||
-	    (ret = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
+	    (reuseport && (ret = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1))) ||
 	    /* IPv4 datagrams report their local address as v4-mapped IPV6_PKTINFO too. */
 	    (ret = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)) ||
 	    (fwmark && (ret = set_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark))))
@@ -51,7 +51,7 @@ int fs_socket_open_group(int *fds, unsigned int n, uint16_t port, uint32_t fwmar
 	uint16_t first = port;
 
 	for (unsigned int i = 0; i < n; ++i) {
-		int fd = open_one(first, fwmark, bound);
+		int fd = open_one(first, true, fwmark, bound);
 
 		if (fd < 0) {
 			fs_socket_close_group(fds, i);
@@ -59,6 +59,27 @@ int fs_socket_open_group(int *fds, unsigned int n, uint16_t port, uint32_t fwmar
 		}
 		fds[i] = fd;
 		first = *bound;
+	}
+	return 0;
+}
+
+int fs_socket_open_ports(int *fds, uint16_t low, uint16_t high, uint32_t fwmark, bool freebind,
+			 uint16_t *failed)
+{
+	for (unsigned int port = low; port <= high; ++port) {
+		unsigned int i = port - low;
+		uint16_t bound;
+		int fd = open_one((uint16_t)port, false, fwmark, &bound);
+		int ret = fd < 0 ? fd : fs_socket_set_freebind(&fd, 1, freebind);
+
+		if (ret) {
+			if (fd >= 0)
+				close(fd);
+			fs_socket_close_group(fds, i);
+			*failed = (uint16_t)port;
+			return ret;
+		}
+		fds[i] = fd;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * A worker: one thread, one io_uring, one TUN queue, one UDP socket.
+ * A worker: one thread, one io_uring, one TUN queue, one UDP socket (and,
+ * in ports mode, its share of the sockets of spread_ports).
  *
  * Receive: a multishot recvmsg over a ring of provided buffers. Data
  * messages are decrypted in place and written to the TUN queue straight
@@ -50,7 +51,8 @@ enum {
 	SCRATCH_SIZE = sizeof(struct virtio_net_hdr) + 65536,
 	BUF_GROUP = 0,
 	FILE_UDP = 0,
-	FILE_TUN = 1,
+	FILE_TUN = 1,			/* the UDP socket again when the worker has no TUN queue */
+	FILE_PORTS = 2,			/* then one per port of spread_ports (ports, both) */
 };
 
 enum op {
@@ -80,6 +82,7 @@ struct tx_slot {
 	union fs_sockaddr name;
 	uint8_t cmsg[FS_SEND_CMSG_SPACE] __attribute__((aligned(8)));
 	struct fs_endpoint endpoint;	/* where it went, for EINVAL on a stale source */
+	unsigned int file;		/* the socket it leaves by: FILE_UDP or a port's */
 	uint32_t next_free;
 };
 
@@ -110,6 +113,15 @@ struct fs_worker {
 	bool gso_disabled;
 
 	bool recv_armed, tun_armed, tun_readable, tun_dead, stopping;
+	/*
+	 * Ports mode: the device's sockets of spread_ports, registered from
+	 * FILE_PORTS on in port order. Any worker sends by any of them; each
+	 * is received by one worker, the one with id (port - low) % workers.
+	 */
+	uint16_t port_low;
+	unsigned int n_ports, n_workers;
+	unsigned int ports_unarmed;	/* owned port sockets without a receive */
+	bool port_armed[FS_SPREAD_PORTS_MAX];
 	struct fs_worker_stats stats;
 };
 
@@ -218,18 +230,44 @@ static void put_slot(struct fs_worker *w, uint32_t id)
 
 /* ---- arming ----------------------------------------------------------------- */
 
-static void arm_recv(struct fs_worker *w)
+static bool owns_port(const struct fs_worker *w, unsigned int i)
+{
+	return i % w->n_workers == w->id;
+}
+
+/* A multishot receive on a socket: FILE_UDP or FILE_PORTS + i. */
+static void arm_recv(struct fs_worker *w, unsigned int file)
 {
 	struct io_uring_sqe *sqe = get_sqe(w);
 
 	if (!sqe)
 		return;
-	io_uring_prep_recvmsg_multishot(sqe, FILE_UDP, &w->rx_msg, 0);
+	io_uring_prep_recvmsg_multishot(sqe, (int)file, &w->rx_msg, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUF_GROUP;
-	io_uring_sqe_set_data64(sqe, user_data(OP_RECV, 0));
-	w->recv_armed = true;
+	io_uring_sqe_set_data64(sqe, user_data(OP_RECV, file));
+	if (file == FILE_UDP) {
+		w->recv_armed = true;
+	} else {
+		w->port_armed[file - FILE_PORTS] = true;
+		--w->ports_unarmed;
+	}
 	++w->inflight;
+}
+
+static void arm_ports(struct fs_worker *w)
+{
+	for (unsigned int i = 0; i < w->n_ports && w->ports_unarmed; ++i)
+		if (owns_port(w, i) && !w->port_armed[i])
+			arm_recv(w, FILE_PORTS + i);
+}
+
+/* The socket a datagram from local port "port" leaves by (0: the listen socket). */
+static unsigned int file_for_port(const struct fs_worker *w, uint16_t port)
+{
+	if (port && port >= w->port_low && (unsigned int)(port - w->port_low) < w->n_ports)
+		return FILE_PORTS + (port - w->port_low);
+	return FILE_UDP;
 }
 
 static void arm_tun_poll(struct fs_worker *w)
@@ -427,7 +465,7 @@ static void submit_slot(struct fs_worker *w, uint32_t id)
 	slot->iov.iov_len = slot->len;
 	fs_send_prepare_msghdr(&slot->msg, &slot->name, slot->cmsg, &slot->endpoint, &slot->iov,
 			       slot->segments > 1 ? slot->segment : 0);
-	io_uring_prep_sendmsg(sqe, FILE_UDP, &slot->msg, 0);
+	io_uring_prep_sendmsg(sqe, (int)slot->file, &slot->msg, 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, user_data(OP_SEND, id));
 	++w->inflight;
@@ -466,12 +504,13 @@ static struct tx_slot *open_slot(struct fs_worker *w)
  * same peer, room left, and every message but the last of equal length.
  */
 static bool fits(const struct fs_worker *w, const struct tx_slot *slot, struct fs_peer *peer,
-		 const struct fs_endpoint *endpoint, size_t msglen)
+		 const struct fs_endpoint *endpoint, unsigned int file, size_t msglen)
 {
 	if (!slot->segments)
 		return true;
 	return !w->gso_disabled && slot->peer == peer && slot->segments < GSO_MAX_SEGMENTS &&
-	       slot->len + msglen <= TX_BUF && msglen <= slot->segment &&
+	       slot->len + msglen <= TX_BUF && msglen <= slot->segment && slot->file == file &&
+	       fs_endpoint_equal(&slot->endpoint.addr, &endpoint->addr) &&
 	       slot->endpoint.has_src == endpoint->has_src &&
 	       (!endpoint->has_src || !memcmp(&slot->endpoint.src, &endpoint->src, sizeof(endpoint->src)));
 }
@@ -502,6 +541,8 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 	struct fs_peer *peer;
 	const void *dst;
 	bool has_endpoint;
+	uint16_t local_port;
+	unsigned int file;
 	size_t msglen;
 	ssize_t ret;
 	int family;
@@ -527,11 +568,12 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 		__atomic_fetch_add(&dev->drops.no_endpoint, 1, __ATOMIC_RELAXED);
 		return true;
 	}
-	/* Each flow leaves from its own address of the local prefixes, if we spread. */
-	fs_peer_spread_source(peer, keypair, packet, len, &endpoint);
+	/* Each flow takes its own outer pair, if we spread. */
+	fs_peer_spread(peer, keypair, packet, len, now, &endpoint, &local_port);
+	file = file_for_port(w, local_port);
 
 	msglen = fs_transport_message_len(len, mtu);
-	if (!fits(w, slot, peer, &endpoint, msglen)) {
+	if (!fits(w, slot, peer, &endpoint, file, msglen)) {
 		uint8_t *moved;
 
 		flush_open(w);
@@ -546,6 +588,7 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 	}
 	if (!slot->segments) {
 		slot->endpoint = endpoint;
+		slot->file = file;
 		slot->peer = peer;
 		slot->segment = (uint16_t)msglen;
 	}
@@ -683,7 +726,14 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 	switch (op_of(data)) {
 	case OP_RECV:
 		if (!more) {
-			w->recv_armed = false;
+			unsigned int file = value_of(data);
+
+			if (file == FILE_UDP) {
+				w->recv_armed = false;
+			} else {
+				w->port_armed[file - FILE_PORTS] = false;
+				++w->ports_unarmed;
+			}
 			--w->inflight;
 		}
 		if (cqe->res == -ENOBUFS)
@@ -763,7 +813,9 @@ static void process_completions(struct fs_worker *w)
 	publish_recycled(w);
 	if (!w->stopping) {
 		if (!w->recv_armed)
-			arm_recv(w);
+			arm_recv(w, FILE_UDP);
+		if (w->ports_unarmed)
+			arm_ports(w);
 		if (!w->tun_armed && w->tun_fd >= 0 && !w->tun_dead)
 			arm_tun_poll(w);
 	}
@@ -792,7 +844,8 @@ static void drain(struct fs_worker *w)
 static int setup(struct fs_worker *w)
 {
 	struct io_uring_params params = { 0 };
-	int files[2] = { w->udp_fd, w->tun_fd };
+	struct fs_device *dev = w->dev;
+	int *files;
 	int ret;
 
 	params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
@@ -803,7 +856,21 @@ static int setup(struct fs_worker *w)
 	}
 	if (ret)
 		return ret;
-	ret = io_uring_register_files(&w->ring, files, w->tun_fd >= 0 ? 2 : 1);
+	/* The device's port sockets do not change while workers run. */
+	w->n_workers = dev->n_workers;
+	w->n_ports = dev->n_port_fds;
+	w->port_low = dev->port_fds_low;
+	files = calloc(FILE_PORTS + w->n_ports, sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	files[FILE_UDP] = w->udp_fd;
+	files[FILE_TUN] = w->tun_fd >= 0 ? w->tun_fd : w->udp_fd;
+	for (unsigned int i = 0; i < w->n_ports; ++i) {
+		files[FILE_PORTS + i] = dev->port_fds[i];
+		w->ports_unarmed += owns_port(w, i);
+	}
+	ret = io_uring_register_files(&w->ring, files, FILE_PORTS + w->n_ports);
+	free(files);
 	if (ret)
 		return ret;
 	ret = setup_buf_ring(w);
@@ -815,7 +882,8 @@ static int setup(struct fs_worker *w)
 	/* Rounded up so that the control messages after the name stay aligned. */
 	w->rx_msg.msg_namelen = RX_NAME_SPACE;
 	w->rx_msg.msg_controllen = RX_CMSG_SPACE;
-	arm_recv(w);
+	arm_recv(w, FILE_UDP);
+	arm_ports(w);
 	if (w->tun_fd >= 0)
 		arm_tun_poll(w);
 	arm_stop(w);
