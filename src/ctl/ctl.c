@@ -25,13 +25,14 @@ static const struct {
 	{ "addconf", ctl_setconf_main, "Adds a config file's settings to the current configuration" },
 	{ "syncconf", ctl_setconf_main,
 	  "Makes the configuration match a config file, keeping live sessions" },
+	{ "endpoints", ctl_endpoints_main, "Shows each peer's endpoint table" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s <cmd> [<args>]\n\nAvailable subcommands:\n", PROG_NAME);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); ++i)
-		fprintf(f, "  %-9s %s\n", subcommands[i].name, subcommands[i].description);
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].description);
 	fprintf(f, "\nWithout a subcommand, %s runs \"show\". "
 		"Run \"%s <cmd> --help\" for a subcommand's arguments.\n", PROG_NAME, PROG_NAME);
 }

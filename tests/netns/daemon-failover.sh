@@ -82,6 +82,9 @@ grep -q '^endpoint_state=\[2001:db8:2::2\]:51821,alt,[0-9]*,[0-9]*,active$' "$fs
 	fail "the alternate is not active after failover"
 grep -q '^endpoint_state=192.0.2.2:51821,configured,.*,failed$' "$fs_tmp/t2" ||
 	fail "the endpoint is not marked failed"
+n "$a" "$top_builddir/flowspreadctl" endpoints "$aif" "$b_pub" | tee "$fs_tmp/e2"
+grep -Eq '^  \* \[2001:db8:2::2\]:51821 +alt +[0-9.]+ m?s ago +[0-9.]+ [um]s +active$' "$fs_tmp/e2" ||
+	fail "flowspreadctl endpoints does not mark the active alternate current"
 [[ $(endpoint_of_a) == "[2001:db8:2::1]:51820" ]] || fail "B reaches A at $(endpoint_of_a), not on path 2"
 
 say "=== path 1 back, path 2 dies: back to the endpoint"
