@@ -228,6 +228,7 @@ configure_tunnel()
 	n "$NS_B" wg set "$if_b" private-key "$d/b.key" listen-port "$port_b" \
 		peer "$(cat "$d/a.pub")" allowed-ips "$allowed_a" endpoint "$EP_A:$port_a" ||
 		die "wg set $if_b failed"
+	[[ $kind == fs ]] && spread_tunnel "$d"
 	n "$NS_A" ip link set "$if_a" mtu "$TUNNEL_MTU" up
 	n "$NS_B" ip link set "$if_b" mtu "$TUNNEL_MTU" up
 	if [[ $BENCH_FAMILY == 6 ]]; then
@@ -237,6 +238,37 @@ configure_tunnel()
 		n "$NS_A" ip addr add "$in_a/$len" dev "$if_a"
 		n "$NS_B" ip addr add "$in_b/$len" dev "$if_b"
 	fi
+}
+
+# spread_tunnel DIR: BENCH_SPREAD (off, addresses, ports, both) on both ends
+# of the flowspread tunnel, each end also configured with the other's
+# prefix and ports (destination spreading, mirrored pairs). Addresses need
+# IPv6 outer: A spreads over 2001:db8:f6a::/64, B over 2001:db8:f6b::/64,
+# each routed to its host over the veth; ports use 40000-40063 at both.
+spread_tunnel()
+{
+	local d=$1 ctl=${FLOWSPREADCTL:-$(dirname "$FLOWSPREADD")/flowspreadctl}
+	local -a a_dev=() b_dev=() a_peer=() b_peer=()
+
+	[[ ${BENCH_SPREAD:-off} == off ]] && return 0
+	[[ -x $ctl ]] || die "spreading needs flowspreadctl next to the daemon (or FLOWSPREADCTL)"
+	a_dev=(spread-mode "$BENCH_SPREAD" spread-pairs 1024)
+	b_dev=(spread-mode "$BENCH_SPREAD" spread-pairs 1024)
+	if [[ $BENCH_SPREAD == addresses || $BENCH_SPREAD == both ]]; then
+		[[ $BENCH_FAMILY == 6 ]] || die "--spread $BENCH_SPREAD needs --ipv6"
+		ip -n "$NS_A" -6 route add 2001:db8:f6b::/64 via "$OUTER_B" || die "route to B's prefix"
+		ip -n "$NS_B" -6 route add 2001:db8:f6a::/64 via "$OUTER_A" || die "route to A's prefix"
+		a_dev+=(spread-prefix 2001:db8:f6a::/64) b_dev+=(spread-prefix 2001:db8:f6b::/64)
+		a_peer+=(spread-prefix 2001:db8:f6b::/64) b_peer+=(spread-prefix 2001:db8:f6a::/64)
+	fi
+	if [[ $BENCH_SPREAD == ports || $BENCH_SPREAD == both ]]; then
+		a_dev+=(spread-ports 40000-40063) b_dev+=(spread-ports 40000-40063)
+		a_peer+=(spread-ports 40000-40063) b_peer+=(spread-ports 40000-40063)
+	fi
+	n "$NS_A" "$ctl" set "$FS_IF_A" "${a_dev[@]}" peer "$(cat "$d/b.pub")" "${a_peer[@]}" ||
+		die "flowspreadctl set $FS_IF_A (spreading) failed"
+	n "$NS_B" "$ctl" set "$FS_IF_B" "${b_dev[@]}" peer "$(cat "$d/a.pub")" "${b_peer[@]}" ||
+		die "flowspreadctl set $FS_IF_B (spreading) failed"
 }
 
 # handshake KIND: pings through the tunnel until it answers (one handshake).

@@ -38,6 +38,9 @@ Compares flowspreadd with wireguard-go over the same veth, alternating them.
   --udp-rate RATE     iperf3 -b for the UDP test, 0 = unlimited (default 0)
   --workers N         flowspreadd --workers N (default: the daemon's, one per CPU)
   --ipv6              IPv6 outer and inner addresses instead of IPv4
+  --spread MODE       flowspread tunnel spreads: off (default), addresses
+                      (needs --ipv6), ports, both; each end with the other's
+                      prefix/ports, so pairs are used mirrored
   --flowspreadd PATH  the daemon to test (default: \$FLOWSPREADD, else
                       ./flowspreadd, else the source tree's)
   --json PATH         where to write the results
@@ -80,6 +83,7 @@ while (($#)); do
 	--udp-rate) UDP_RATE=$2; shift ;;
 	--workers) FS_WORKERS=$2; shift ;;
 	--ipv6) FAMILY=6 ;;
+	--spread) BENCH_SPREAD=$2; shift ;;
 	--flowspreadd) FLOWSPREADD=$2; shift ;;
 	--json) JSON=$2; shift ;;
 	--quiet-below) QUIET_BELOW=$2; shift ;;
@@ -95,6 +99,9 @@ done
 [[ $SECONDS_PER_RUN =~ ^[1-9][0-9]*$ ]] || { echo "--time: expected a positive number of seconds" >&2; exit 2; }
 [[ $QUIET_BELOW =~ ^[0-9]+$ && $QUIET_WAIT =~ ^[0-9]+$ ]] || { echo "--quiet-below, --quiet-wait: expected numbers" >&2; exit 2; }
 [[ $UDP_LEN =~ ^[1-9][0-9]*$ ]] || { echo "--udp-len: expected a positive number" >&2; exit 2; }
+BENCH_SPREAD=${BENCH_SPREAD:-off}
+[[ $BENCH_SPREAD =~ ^(off|addresses|ports|both)$ ]] || { echo "--spread: expected off, addresses, ports or both" >&2; exit 2; }
+[[ $BENCH_SPREAD == off || $BENCH_SPREAD == ports || $FAMILY == 6 ]] || { echo "--spread $BENCH_SPREAD needs --ipv6" >&2; exit 2; }
 [[ -z $FS_WORKERS || $FS_WORKERS =~ ^[1-9][0-9]*$ ]] || { echo "--workers: expected a positive number" >&2; exit 2; }
 IFS=, read -r -a TEST_LIST <<<"$TESTS"
 for t in "${TEST_LIST[@]}"; do
@@ -105,7 +112,7 @@ if [[ -z $FLOWSPREADD ]]; then
 fi
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 [[ -n $JSON ]] || JSON=$top_srcdir/bench/results/throughput-$STAMP.json
-export FS_WORKERS BENCH_VERBOSE
+export FS_WORKERS BENCH_VERBOSE BENCH_SPREAD
 
 # shellcheck source=bench/lib.sh
 . "$bench_dir/lib.sh"
@@ -318,7 +325,7 @@ setup_topology
 start_iperf_servers
 sleep 1
 RSS_IDLE=$(rss_json)
-say "bench: topology up (IPv$FAMILY, MTU $TUNNEL_MTU); idle RSS measured"
+say "bench: topology up (IPv$FAMILY, MTU $TUNNEL_MTU, spreading $BENCH_SPREAD); idle RSS measured"
 
 began=$(date +%s)
 failures=0
@@ -338,7 +345,7 @@ elapsed=$(($(date +%s) - began))
 jq -s --argjson m "$MACHINE" --argjson idle "$RSS_IDLE" --argjson after "$RSS_AFTER" \
 	--arg date "$STAMP" --arg cmd "$0${ORIG_ARGS:+ $ORIG_ARGS}" --argjson rounds "$ROUNDS" \
 	--argjson secs "$SECONDS_PER_RUN" --argjson udp_len "$UDP_LEN" --arg udp_rate "$UDP_RATE" \
-	--arg workers "${FS_WORKERS:-default (one per CPU)}" --argjson family "$FAMILY" \
+	--arg workers "${FS_WORKERS:-default (one per CPU)}" --argjson family "$FAMILY" --arg spread "$BENCH_SPREAD" \
 	--argjson mtu "$TUNNEL_MTU" --argjson elapsed "$elapsed" \
 	--arg load_before "$LOAD_BEFORE" --arg load_after "$(cut -d' ' -f1-3 /proc/loadavg)" \
 	--argjson other_netns "$OTHER_NETNS" \
@@ -373,7 +380,7 @@ jq -s --argjson m "$MACHINE" --argjson idle "$RSS_IDLE" --argjson after "$RSS_AF
 			| {min: min, median: median, max: max, per_round: .})}) | add) as $paired |
 	{benchmark: "flowspread bench/throughput.sh", date: $date, command: $cmd} + $m +
 	{config: {rounds: $rounds, seconds_per_run: $secs, tests: $tests, udp_len: $udp_len,
-		  udp_rate: $udp_rate, flowspread_workers: $workers, ip_family: $family, tunnel_mtu: $mtu,
+		  udp_rate: $udp_rate, flowspread_workers: $workers, ip_family: $family, flowspread_spread: $spread, tunnel_mtu: $mtu,
 		  order: "each round: per test, flowspread then wireguard-go", elapsed_s: $elapsed},
 	 host: {loadavg_before: $load_before, loadavg_after: $load_after,
 		other_network_namespaces_at_start: $other_netns,
@@ -399,7 +406,7 @@ jq -r '
 	"flowspread \(.versions.flowspread_git_describe) vs \(.versions.wireguard_go) (Debian \(.versions.wireguard_go_debian))",
 	"machine: \(.machine.nproc) CPUs, \(.machine.cpu_model) (family \(.machine.cpu_family) model \(.machine.cpu_model_number), \(.machine.cpu_mhz) MHz), \(.machine.mem_total_mib) MiB RAM, kernel \(.machine.kernel), \(.machine.os)\(if .machine.hypervisor then ", virtual machine (\(.machine.hypervisor_vendor))" else "" end)",
 	"host: load average \(.host.loadavg_before) before, \(.host.loadavg_after) after; \(.host.other_network_namespaces_at_start) other network namespaces at start; \(.host.runs_started_busy) of \(.runs | length) runs started with the machine >= \(.host.quiet_below_pct)% busy",
-	"config: \(.config.rounds) rounds x \(.config.seconds_per_run)s, IPv\(.config.ip_family), MTU \(.config.tunnel_mtu), flowspread workers: \(.config.flowspread_workers), \(.config.elapsed_s)s of runs",
+	"config: \(.config.rounds) rounds x \(.config.seconds_per_run)s, IPv\(.config.ip_family), spreading: \(.config.flowspread_spread), MTU \(.config.tunnel_mtu), flowspread workers: \(.config.flowspread_workers), \(.config.elapsed_s)s of runs",
 	"",
 	"medians                     flowspread   wireguard-go   ratio fs/wg-go   per-round ratios min / median / max",
 	(.medians as $m | .ratio_flowspread_over_wireguard_go as $q | .paired_ratios as $p |

@@ -34,6 +34,7 @@
 #include "messages.h"
 #include "netlink.h"
 #include "noise.h"
+#include "spread.h"
 
 struct fs_allowedips;
 struct fs_ratelimiter;
@@ -301,9 +302,24 @@ void fs_peer_session_began(struct fs_peer *peer);
  * ports), and *local_port is the source port to send from (ports, both;
  * 0: the listen socket). False when nothing is spread.
  */
+/*
+ * The last pair a worker derived, for the next packet of the same flow (a
+ * TSO burst is tens of them): valid within one RCU read-side section,
+ * since the pointers it compares cannot be reused before it ends. Clear
+ * it (valid = false) when a section begins.
+ */
+struct fs_spread_memo {
+	bool valid;
+	uint8_t use;			/* which ranges took part */
+	int family;
+	const void *keypair, *mine, *theirs;
+	struct fs_flowkey flow;
+	struct fs_spread_pair pair;
+};
 bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
 		    const uint8_t *packet, size_t len, uint64_t now,
-		    struct fs_endpoint *endpoint, uint16_t *local_port);
+		    struct fs_endpoint *endpoint, uint16_t *local_port,
+		    struct fs_spread_memo *memo);
 /* Control thread, dev->lock held: publishes the peer's spread_prefix and spread_ports. */
 int fs_peer_publish_spread(struct fs_peer *peer);
 /* A fresh snapshot of prefixes and ports (NULL without memory); free() or call_rcu it. */

@@ -223,6 +223,13 @@ static unsigned int inside_remote(const struct fs_spread_settings *remote,
 	return inside;
 }
 
+/* A receive time that only the trust window reads: one write a millisecond is plenty. */
+static void note_seen(uint64_t *seen, uint64_t now)
+{
+	if (now - __atomic_load_n(seen, __ATOMIC_RELAXED) > FS_NSEC_PER_MSEC)
+		__atomic_store_n(seen, now, __ATOMIC_RELAXED);
+}
+
 /*
  * Workers call this for every authenticated packet. The table is only
  * touched (under its lock) when the source is not the current endpoint,
@@ -249,9 +256,9 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 		current_inside = inside_remote(remote, &current.addr);
 	urcu_memb_read_unlock();
 	if (inside & INSIDE_PREFIX)
-		__atomic_store_n(&peer->seen_in_prefix, now, __ATOMIC_RELAXED);
+		note_seen(&peer->seen_in_prefix, now);
 	if (inside & INSIDE_PORTS)
-		__atomic_store_n(&peer->seen_in_ports, now, __ATOMIC_RELAXED);
+		note_seen(&peer->seen_in_ports, now);
 	if (has && now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC) {
 		if (fs_endpoint_same(&current, from))
 			return;
@@ -487,16 +494,24 @@ static void range_of(struct fs_spread_range *range, const struct fs_spread_setti
 	}
 }
 
+enum {
+	USE_MY_ADDRESSES = 1,
+	USE_MY_PORTS = 2,
+	USE_THEIR_ADDRESSES = 4,
+	USE_THEIR_PORTS = 8,
+};
+
 bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
 		    const uint8_t *packet, size_t len, uint64_t now,
-		    struct fs_endpoint *endpoint, uint16_t *local_port)
+		    struct fs_endpoint *endpoint, uint16_t *local_port,
+		    struct fs_spread_memo *memo)
 {
 	const struct fs_spread_settings *spread, *remote;
 	struct fs_spread_range mine, theirs = { 0 };
-	bool addresses, ports;
 	struct fs_spread_pair pair;
 	struct fs_flowkey flow;
 	int family = endpoint->addr.sa.sa_family;
+	uint8_t use;
 
 	*local_port = 0;
 	spread = rcu_dereference(peer->device->spread);
@@ -504,23 +519,38 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 	    !__atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE) ||
 	    (family != AF_INET && family != AF_INET6))
 		return false;
-	addresses = spread->mode == FS_SPREAD_ADDRESSES || spread->mode == FS_SPREAD_BOTH;
-	ports = spread->mode == FS_SPREAD_PORTS || spread->mode == FS_SPREAD_BOTH;
-	range_of(&mine, spread, family, addresses, ports);
+	use = spread->mode == FS_SPREAD_ADDRESSES ? USE_MY_ADDRESSES :
+	      spread->mode == FS_SPREAD_PORTS ? USE_MY_PORTS : USE_MY_ADDRESSES | USE_MY_PORTS;
+	range_of(&mine, spread, family, use & USE_MY_ADDRESSES, use & USE_MY_PORTS);
 	remote = rcu_dereference(peer->remote_spread);
-	if (remote)
-		range_of(&theirs, remote, family,
-			 addresses && seen_recently(&peer->seen_in_prefix, now),
-			 ports && seen_recently(&peer->seen_in_ports, now));
+	if (remote) {
+		if ((use & USE_MY_ADDRESSES) && seen_recently(&peer->seen_in_prefix, now))
+			use |= USE_THEIR_ADDRESSES;
+		if ((use & USE_MY_PORTS) && seen_recently(&peer->seen_in_ports, now))
+			use |= USE_THEIR_PORTS;
+		range_of(&theirs, remote, family, use & USE_THEIR_ADDRESSES, use & USE_THEIR_PORTS);
+	}
 	if (!mine.nprefixes && !mine.port_high && !theirs.nprefixes && !theirs.port_high)
 		return false;
 	if (!fs_flowkey_from_packet(&flow, packet, len))
 		return false;
-	fs_spread_pair_derive(&pair, keypair->spread_key,
-			      fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs),
-			      (enum fs_spread_role)__atomic_load_n(&peer->spread_role,
-								   __ATOMIC_RELAXED),
-			      &mine, &theirs);
+	if (memo && memo->valid && memo->keypair == keypair && memo->mine == spread &&
+	    memo->theirs == remote && memo->use == use && memo->family == family &&
+	    !memcmp(&memo->flow, &flow, sizeof(flow))) {
+		pair = memo->pair;
+	} else {
+		fs_spread_pair_derive(&pair, keypair->spread_key,
+				      fs_spread_pair_index(keypair->spread_key, &flow, spread->pairs),
+				      (enum fs_spread_role)__atomic_load_n(&peer->spread_role,
+									   __ATOMIC_RELAXED),
+				      &mine, &theirs);
+		if (memo) {
+			*memo = (struct fs_spread_memo){
+				.valid = true, .use = use, .family = family, .keypair = keypair,
+				.mine = spread, .theirs = remote, .flow = flow, .pair = pair,
+			};
+		}
+	}
 	if (pair.local.has_address) {
 		memcpy(&endpoint->src, &pair.local.addr, sizeof(endpoint->src));
 		endpoint->src_ifindex = 0;

@@ -122,6 +122,7 @@ struct fs_worker {
 	unsigned int n_ports, n_workers;
 	unsigned int ports_unarmed;	/* owned port sockets without a receive */
 	bool port_armed[FS_SPREAD_PORTS_MAX];
+	struct fs_spread_memo memo;	/* valid within one read_tun() */
 	struct fs_worker_stats stats;
 };
 
@@ -569,7 +570,7 @@ static bool transmit(struct fs_worker *w, size_t len, uint64_t now)
 		return true;
 	}
 	/* Each flow takes its own outer pair, if we spread. */
-	fs_peer_spread(peer, keypair, packet, len, now, &endpoint, &local_port);
+	fs_peer_spread(peer, keypair, packet, len, now, &endpoint, &local_port, &w->memo);
 	file = file_for_port(w, local_port);
 
 	msglen = fs_transport_message_len(len, mtu);
@@ -688,6 +689,7 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 {
 	bool vnet_hdr = w->dev->vnet_hdr;
 
+	w->memo.valid = false;		/* a new read-side section: its pointers may be stale */
 	for (unsigned int i = 0; i < TUN_BATCH; ++i) {
 		struct tx_slot *slot = slot_for(w, FS_PACKET_BUFFER);
 		ssize_t n;
