@@ -233,6 +233,8 @@ bool fs_spread_end_derive(struct fs_spread_end *out, const uint8_t key[FS_SPREAD
 	memset(out, 0, sizeof(*out));
 	if (range->port_low > range->port_high)
 		return false;
+	if (!range->nprefixes && !range->port_high)
+		return true;	/* nothing to draw: no hash to pay for */
 	pair_hash(h, key, index, role, 0);
 	if (range->nprefixes) {
 		const struct fs_prefix *prefix;
