@@ -84,14 +84,26 @@ void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *c
 	msg->msg_controllen = used;
 }
 
-int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
-		     size_t len)
+/*
+ * The socket a datagram from local port "port" leaves by: its socket of
+ * spread_ports, else the listen socket. Control thread: the port sockets
+ * change only under it (fs_device_apply).
+ */
+static int fd_for_port(const struct fs_device *dev, uint16_t port)
+{
+	if (port && dev->n_port_fds && port >= dev->port_fds_low &&
+	    (unsigned int)(port - dev->port_fds_low) < dev->n_port_fds)
+		return dev->port_fds[port - dev->port_fds_low];
+	return dev->n_workers ? dev->udp_fds[0] : -1;
+}
+
+static int send_on(struct fs_device *dev, int fd, const struct fs_endpoint *endpoint,
+		   const void *buf, size_t len)
 {
 	uint8_t cmsg[FS_SEND_CMSG_SPACE] __attribute__((aligned(8)));
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	union fs_sockaddr name;
 	struct msghdr msg;
-	int fd = dev->n_workers ? dev->udp_fds[0] : -1;
 
 	if (fd < 0)
 		return -ENOTCONN;
@@ -118,10 +130,24 @@ int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, 
 	}
 }
 
-static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
+int fs_send_datagram(struct fs_device *dev, const struct fs_endpoint *endpoint, const void *buf,
+		     size_t len)
+{
+	return send_on(dev, fd_for_port(dev, 0), endpoint, buf, len);
+}
+
+/*
+ * A data message (inner: its plaintext, inner_len 0 for a keepalive) goes
+ * by its flow's outer pair, as on the workers' path; anything else to the
+ * current endpoint from the listen socket.
+ */
+static int send_to_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
+			       const uint8_t *inner, size_t inner_len, const void *buf, size_t len,
+			       uint64_t now)
 {
 	struct fs_endpoint endpoint;
-	bool has;
+	uint16_t port = 0;
+	bool has, spread = false;
 	int ret;
 
 	fs_peer_get_endpoint(peer, &endpoint, &has);
@@ -129,12 +155,22 @@ static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
 		__atomic_fetch_add(&peer->device->drops.no_endpoint, 1, __ATOMIC_RELAXED);
 		return -EDESTADDRREQ;
 	}
-	ret = fs_send_datagram(peer->device, &endpoint, buf, len);
-	if (fs_send_stale_source(ret) && endpoint.has_src)
+	if (keypair && inner_len) {
+		urcu_memb_read_lock();
+		spread = fs_peer_spread(peer, keypair, inner, inner_len, now, &endpoint, &port, NULL);
+		urcu_memb_read_unlock();
+	}
+	ret = send_on(peer->device, fd_for_port(peer->device, port), &endpoint, buf, len);
+	if (fs_send_stale_source(ret) && endpoint.has_src && !spread)
 		fs_peer_clear_endpoint_src(peer);
 	if (!ret)
 		__atomic_fetch_add(&peer->tx_bytes, len, __ATOMIC_RELAXED);
 	return ret;
+}
+
+static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
+{
+	return send_to_peer_spread(peer, NULL, NULL, 0, buf, len, 0);
 }
 
 /* Control thread, dev->lock held. At most one initiation per REKEY_TIMEOUT. */
@@ -262,10 +298,11 @@ void fs_send_staged(struct fs_peer *peer, uint64_t now)
 			break;
 		}
 		sent_data |= staged->len > 0;
-		free(staged);
 		fs_timers_any_authenticated_packet_traversal(peer, now);
-		if (send_to_peer(peer, buf, (size_t)len) == 0)
+		if (send_to_peer_spread(peer, keypair, staged->data, staged->len, buf, (size_t)len,
+					now) == 0)
 			sent_any = true;
+		free(staged);
 	}
 	if (sent_any)
 		fs_timers_any_authenticated_packet_sent(peer);

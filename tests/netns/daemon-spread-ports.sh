@@ -1,0 +1,361 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Ports mode (DESIGN section 3): over IPv4, with spread_mode ports and
+# spread_ports 40000-40063, flowspreadd holds one UDP socket per port of
+# the range, reserves the range in net.ipv4.ip_local_reserved_ports (per
+# namespace) while it runs, and sends each inner flow from its own port.
+# The capture on A's veth tells the inner flows apart by their length
+# (flow i carries 100 + 16 i bytes of UDP payload, so its data messages are
+# 160 + 16 i bytes long).
+#
+# (a) Toward a stock wireguard-go: each flow leaves from one port of the
+#     range, different flows from different ports (8 flows on 64 ports
+#     collide by chance: 5 distinct ports or more are required, fewer
+#     happen about once in 10^4 runs when the mapping is right), and
+#     wireguard-go, answering the last source it saw, reaches each flow's
+#     port; ping and TCP work.
+# (b) Refused with a message naming the value, changing nothing: a port of
+#     the range held by another process (before and while the daemon holds
+#     a range), a range holding the listen port, more than 1024 ports.
+# (c) Two flowspreadd, each with the other's range as the peer-level
+#     spread_ports: after the bootstrap (seen on the first ping: to B's
+#     listen port until B answered from its range) each flow uses one
+#     (source port, destination port) pair, and B uses it mirrored.
+#
+#  +----------------------------------+      +----------------------------------+
+#  | fsns$$-a                         |      | fsns$$-b                         |
+#  |  flowspreadd, :51820             |      |  (a) wireguard-go, :51821        |
+#  |    198.51.100.1/24               |      |  (c) flowspreadd, :51821         |
+#  |    spread_ports 40000-40063      |      |      spread_ports 41000-41063    |
+#  |                                  |      |    198.51.100.2/24               |
+#  |  veth0 192.0.2.1/24 -------------+------+-------------- veth0 192.0.2.2/24 |
+#  +----------------------------------+      +----------------------------------+
+
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_daemon tcpdump python3 iperf3 ss
+
+CTL=$top_builddir/flowspreadctl
+[[ -x $CTL ]] || fail "$CTL is missing: run \`make flowspreadctl' first"
+flows=8
+rounds=5	# datagrams per flow, after one warm-up datagram
+a_ports=40000-40063
+b_ports=41000-41063
+started=$SECONDS
+
+ns_create a; a=$REPLY
+ns_create b; b=$REPLY
+veth_pair "$a" "$b"
+ip -n "$a" addr add 192.0.2.1/24 dev veth0
+ip -n "$b" addr add 192.0.2.2/24 dev veth0
+
+wg genkey >"$fs_tmp/a.key"
+wg genkey >"$fs_tmp/b.key"
+a_pub=$(wg pubkey <"$fs_tmp/a.key")
+b_pub=$(wg pubkey <"$fs_tmp/b.key")
+
+# reserved NS: the namespace's net.ipv4.ip_local_reserved_ports.
+reserved() { ip netns exec "$1" cat /proc/sys/net/ipv4/ip_local_reserved_ports; }
+# udp_sockets NS LOW HIGH: the UDP sockets bound to ports LOW..HIGH in NS.
+udp_sockets() { ss -N "$1" -uanpH "sport >= :$2 and sport <= :$3"; }
+# holder NS PORT: a python3 holding UDP PORT in NS; its PID in $REPLY.
+holder()
+{
+	ip netns exec "$1" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+time.sleep(120)' "$2" &
+	REPLY=$!
+	track "$REPLY"
+	until_true 5 bash -c "ss -N $1 -uanH 'sport = :$2' | grep -q ." || fail "nothing holds UDP port $2"
+}
+# get IFNAME: the configuration, without what traffic and time change.
+get() { printf 'get=1\n\n' | uapi_raw "$1" | grep -Ev '^(last_handshake|endpoint_state|rx_bytes|tx_bytes)'; }
+# refused IFNAME WHAT ARGS...: flowspreadctl set IFNAME ARGS fails, the
+# daemon's log says WHAT, and the configuration is what it was.
+refused()
+{
+	local ifname=$1 what=$2 before after out
+	shift 2
+
+	before=$(get "$ifname")
+	log_mark "$ifname"
+	out=$(n "$a" "$CTL" set "$ifname" "$@" 2>&1) && fail "accepted: set $ifname $*"
+	after=$(get "$ifname")
+	[[ $before == "$after" ]] ||
+		fail "set $ifname $*: refused but the configuration changed: $(diff <(echo "$before") <(echo "$after"))"
+	log_since "$ifname" | grep -qF "$what" ||
+		fail "set $ifname $*: the daemon's log does not say \"$what\": $(log_since "$ifname")"
+	say "refused: set $* -> $out"
+	say "  log: $(log_since "$ifname" | grep -F "$what")"
+}
+
+# A UDP echo server in B, on the tunnel address (python itself is $!).
+echo_server()
+{
+	ip netns exec "$b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.2", 9000))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+' &
+	echo_pid=$!
+	track "$echo_pid"
+	until_true 5 bash -c "ss -N $b -uanH 'sport = :9000' | grep -q ." || fail "the echo server did not start"
+}
+
+# udp_rounds COUNT: every flow sends COUNT datagrams, one at a time, and
+# each must come back.
+udp_rounds()
+{
+	n "$a" python3 - "$flows" "$1" <<-'PY' || fail "$1 round(s) of $flows UDP flows did not all come back"
+	import socket, sys
+	flows, count = int(sys.argv[1]), int(sys.argv[2])
+	lost = 0
+	for i in range(flows):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	    s.bind(('198.51.100.1', 9100 + i))
+	    s.settimeout(2)
+	    for k in range(count):
+	        data = bytes([i]) * (100 + 16 * i)
+	        s.sendto(data, ('198.51.100.2', 9000))
+	        try:
+	            if s.recv(2048) != data:
+	                lost += 1
+	        except socket.timeout:
+	            lost += 1
+	    s.close()
+	if lost:
+	    print('%d datagrams did not come back' % lost, file=sys.stderr)
+	    sys.exit(1)
+	PY
+}
+
+# capture_start NAME / capture_stop NAME: data messages (ping: 128 bytes;
+# the flows: 160 to 160 + 16 * 7) both ways on A's veth; capture_stop
+# leaves tcpdump's text in $fs_tmp/NAME.txt.
+capture_start()
+{
+	ip netns exec "$a" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" \
+		'ip and udp and (udp[4:2] = 136 or (udp[4:2] >= 168 and udp[4:2] <= 280))' \
+		2>"$fs_tmp/$1.err" &
+	capture_pid=$!
+	track "$capture_pid"
+	until_true 5 grep -q 'listening on' "$fs_tmp/$1.err" || fail "tcpdump did not start: $(cat "$fs_tmp/$1.err")"
+}
+capture_stop()
+{
+	sleep 0.3
+	kill -INT "$capture_pid"
+	reap "$capture_pid"
+	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.txt"
+	chat "$(cat "$fs_tmp/$1.txt")"
+}
+
+# check STEP: what the capture of STEP must show (see the top).
+check()
+{
+	python3 - "$1" "$fs_tmp/$1.txt" "$flows" "$((rounds + 1))" "$a_ports" "$b_ports" <<-'PY'
+	import sys
+	step, path, flows, per_flow = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+	a_lo, a_hi = map(int, sys.argv[5].split('-'))
+	b_lo, b_hi = map(int, sys.argv[6].split('-'))
+	def fail(msg):
+	    print('FAIL: %s: %s' % (step, msg), file=sys.stderr)
+	    sys.exit(1)
+	# "TIME IP SRC.PORT > DST.PORT: UDP, length N"
+	msgs = {'ab': [], 'ba': []}
+	for line in open(path):
+	    t = line.split()
+	    if len(t) < 8 or t[1] != 'IP' or t[-2] != 'length':
+	        continue
+	    src, sport = t[2].rsplit('.', 1)
+	    dst, dport = t[4].rstrip(':').rsplit('.', 1)
+	    length = int(t[-1])
+	    flow = 'ping' if length == 128 else (length - 160) // 16
+	    if (src, dst) == ('192.0.2.1', '192.0.2.2'):
+	        msgs['ab'].append((flow, int(sport), int(dport)))
+	    elif (src, dst) == ('192.0.2.2', '192.0.2.1'):
+	        msgs['ba'].append((flow, int(sport), int(dport)))
+	    else:
+	        fail('unexpected addresses: ' + line.strip())
+	def per_flow_ports(way):
+	    ports = {}
+	    for flow, sport, dport in msgs[way]:
+	        if flow != 'ping':
+	            ports.setdefault(flow, []).append((sport, dport))
+	    if sorted(ports) != list(range(flows)):
+	        fail('%s: data messages of flows %s, expected 0..%d' % (way, sorted(ports), flows - 1))
+	    for flow, seen in ports.items():
+	        if len(seen) != per_flow:
+	            fail('%s: flow %d: %d data messages, expected %d' % (way, flow, len(seen), per_flow))
+	        if len(set(seen)) != 1:
+	            fail('%s: flow %d used more than one pair of ports: %s' % (way, flow, sorted(set(seen))))
+	    return {flow: seen[0] for flow, seen in ports.items()}
+	ab, ba = per_flow_ports('ab'), per_flow_ports('ba')
+	for flow in range(flows):
+	    print('  flow %d: A->B %d -> %d, B->A %d -> %d' % (flow, *ab[flow], *ba[flow]))
+	if not all(a_lo <= sport <= a_hi for sport, dport in ab.values()):
+	    fail('A->B: a source port outside %d-%d' % (a_lo, a_hi))
+	sports = {sport for sport, dport in ab.values()}
+	if step == 'stock':
+	    if len(sports) < 5:
+	        fail('A->B: %d flows left from %d ports, expected 5 or more' % (flows, len(sports)))
+	    if any(dport != 51821 for sport, dport in ab.values()):
+	        fail("A->B: not to wireguard-go's port 51821")
+	    # wireguard-go answers the last source it saw: each flow's port.
+	    if any(ba[f] != (51821, sport) for f, (sport, dport) in ab.items()):
+	        fail("B->A: wireguard-go's answers did not reach each flow's port")
+	    print('A->B: %d flows from %d distinct ports of %d-%d to 51821; '
+	          'B->A: each answer to its flow\'s port' % (flows, len(sports), a_lo, a_hi))
+	    sys.exit(0)
+	pairs = set(ab.values())
+	if len(pairs) < flows - 1:
+	    fail('A->B: %d flows on %d pairs of ports, expected %d or more' % (flows, len(pairs), flows - 1))
+	if not all(b_lo <= dport <= b_hi for sport, dport in pairs):
+	    fail('A->B: a destination port outside %d-%d' % (b_lo, b_hi))
+	if {(d, s) for s, d in ba.values()} != pairs:
+	    fail('the B->A pairs of ports are not the A->B ones mirrored')
+	if any(ba[f] != (d, s) for f, (s, d) in ab.items()):
+	    fail('a flow is not on the same pair of ports both ways')
+	ping_ab = [(s, d) for f, s, d in msgs['ab'] if f == 'ping']
+	ping_ba = [(s, d) for f, s, d in msgs['ba'] if f == 'ping']
+	if len(ping_ab) < 2 or len(set(ping_ba)) != 1:
+	    fail('ping: %d messages A->B, B->A from %d pairs' % (len(ping_ab), len(set(ping_ba))))
+	b_p, a_p = ping_ba[0]
+	if ping_ab[0] != (a_p, 51821) or set(ping_ab[1:]) != {(a_p, b_p)} or \
+	   not a_lo <= a_p <= a_hi or not b_lo <= b_p <= b_hi:
+	    fail('ping: no bootstrap a_p -> 51821, b_p -> a_p, a_p -> b_p: A->B %s, B->A %s' %
+	         (ping_ab, ping_ba))
+	print('ping: A->B %d -> 51821 first, then -> %d; B->A %d -> %d' % (a_p, b_p, b_p, a_p))
+	print('A->B: %d flows on %d pairs of ports %d-%d -> %d-%d (%d distinct source ports); '
+	      'B->A: the same pairs mirrored; %d + %d messages' %
+	      (flows, len(pairs), a_lo, a_hi, b_lo, b_hi, len(sports), len(msgs['ab']), len(msgs['ba'])))
+	PY
+}
+
+wg_ifname; aif=$REPLY
+wg_ifname; bif=$REPLY
+flowspreadd_start "$a" "$aif"
+wggo_start "$b" "$bif"
+n "$a" "$CTL" set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 spread-pairs 65536 \
+	peer "$b_pub" endpoint 192.0.2.2:51821 allowed-ips 198.51.100.2/32 ||
+	fail "flowspreadctl set $aif failed"
+n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
+	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
+tunnel_up "$a" "$aif" 198.51.100.1/24
+tunnel_up "$b" "$bif" 198.51.100.2/24
+echo_server
+
+say "=== (b) a port of the range held by another process: refused"
+[[ -z $(reserved "$a") ]] || fail "a fresh namespace reserves ports: $(reserved "$a")"
+holder "$a" 40010; held=$REPLY
+refused "$aif" "UDP port 40010 of spread_ports=$a_ports" spread-mode ports spread-ports "$a_ports"
+[[ -z $(reserved "$a") ]] || fail "a refused range was reserved: $(reserved "$a")"
+[[ $(udp_sockets "$a" 40000 40063 | grep -c .) == 1 ]] ||
+	fail "a refused range left sockets: $(udp_sockets "$a" 40000 40063)"
+kill -TERM "$held"
+reap "$held"
+
+say "=== (a) spread_mode ports, spread_ports $a_ports"
+n "$a" "$CTL" set "$aif" spread-mode ports spread-ports "$a_ports" || fail "ports mode refused"
+say "reserved while running: $(reserved "$a")"
+[[ $(reserved "$a") == "$a_ports" ]] || fail "ip_local_reserved_ports is \"$(reserved "$a")\", expected $a_ports"
+pid=${fs_daemon_pid[$aif]}
+count=$(udp_sockets "$a" 40000 40063 | grep -c "pid=$pid,")
+say "sockets of flowspreadd on 40000-40063: $count"
+((count == 64)) || fail "$count sockets of flowspreadd on 40000-40063, expected 64: $(udp_sockets "$a" 40000 40063)"
+
+# The first ping waits for the handshake, staged; checked at the end.
+capture_start stock
+ping_all "$a" 198.51.100.2 3
+udp_rounds 1
+udp_rounds "$rounds"
+capture_stop stock
+check stock || fail "(a): see above"
+ping_all "$a" 198.51.100.2 5
+iperf tcp "$b" 198.51.100.2 "$a" -t 3 >"$fs_tmp/tcp.res"
+read -r _ bps _ <"$fs_tmp/tcp.res"
+((bps > 0)) || fail "TCP moved nothing"
+say "TCP through ports mode to wireguard-go: $((bps / 1000000)) Mbit/s"
+
+say "=== (b) refused while $a_ports is in use, nothing changes"
+holder "$a" 42010; held=$REPLY
+refused "$aif" "UDP port 42010 of spread_ports=42000-42063" spread-ports 42000-42063
+kill -TERM "$held"
+reap "$held"
+refused "$aif" "spread_ports=51800-51863 contains the listen port 51820" spread-ports 51800-51863
+refused "$aif" "spread_ports=40000-41024 holds 1025 ports; at most 1024" spread-ports 40000-41024
+[[ $(reserved "$a") == "$a_ports" ]] || fail "after refusals, reserved: $(reserved "$a")"
+count=$(udp_sockets "$a" 40000 40063 | grep -c "pid=$pid,")
+((count == 64)) || fail "after refusals, $count sockets on 40000-40063"
+for range in "42000 42063" "40064 41024" "51800 51819" "51821 51863"; do
+	# shellcheck disable=SC2086 # two words: LOW HIGH
+	[[ -z $(udp_sockets "$a" $range) ]] || fail "a refused range left sockets: $(udp_sockets "$a" $range)"
+done
+ping_all "$a" 198.51.100.2 3
+n "$b" wg show "$bif"
+
+daemon_stop "$aif" || fail "flowspreadd exited with status $?"
+[[ -z $(reserved "$a") ]] || fail "still reserved after exit: $(reserved "$a")"
+[[ -z $(udp_sockets "$a" 40000 40063) ]] || fail "sockets left after exit: $(udp_sockets "$a" 40000 40063)"
+say "reserved after exit: \"$(reserved "$a")\""
+daemon_stop "$bif" || fail "wireguard-go exited with status $?"
+kill -TERM "$echo_pid"
+reap "$echo_pid"
+
+say "=== (c) two flowspreadd in ports mode, each with the other's range"
+wg_ifname; aif=$REPLY
+wg_ifname; bif=$REPLY
+flowspreadd_start "$a" "$aif"
+flowspreadd_start "$b" "$bif"
+n "$a" "$CTL" set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 spread-pairs 65536 \
+	spread-mode ports spread-ports "$a_ports" \
+	peer "$b_pub" endpoint 192.0.2.2:51821 allowed-ips 198.51.100.2/32 spread-ports "$b_ports" ||
+	fail "flowspreadctl set $aif failed"
+n "$b" "$CTL" set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 spread-pairs 65536 \
+	spread-mode ports spread-ports "$b_ports" \
+	peer "$a_pub" allowed-ips 198.51.100.1/32 spread-ports "$a_ports" ||
+	fail "flowspreadctl set $bif failed"
+tunnel_up "$a" "$aif" 198.51.100.1/24
+tunnel_up "$b" "$bif" 198.51.100.2/24
+echo_server
+[[ $(reserved "$b") == "$b_ports" ]] || fail "B reserved \"$(reserved "$b")\", expected $b_ports"
+# A session without data (the keepalive that persistent-keepalive sends at
+# once goes to the endpoint, from the listen port): neither end has seen
+# the other inside its range, so the first ping shows the bootstrap.
+n "$a" wg set "$aif" peer "$b_pub" persistent-keepalive 25 || fail "persistent-keepalive refused"
+until_true 10 bash -c "[[ \$(ip netns exec $a wg show $aif latest-handshakes | awk '{print \$2}') != 0 ]]" ||
+	fail "no handshake after the keepalive"
+
+capture_start mirrored
+ping_all "$a" 198.51.100.2 3
+udp_rounds 1
+udp_rounds "$rounds"
+capture_stop mirrored
+check mirrored || fail "(c): see above"
+ping_all "$b" 198.51.100.1 3
+for side in "$a $aif $b_pub" "$b $bif $a_pub"; do
+	read -r ns ifname pub <<<"$side"
+	n "$ns" wg show "$ifname"
+	[[ $(wg_show_field "$ns" "$ifname" latest-handshakes "$pub") -gt 0 ]] ||
+		fail "wg show $ifname: no handshake with the peer"
+done
+daemon_stop "$aif" || fail "flowspreadd $aif exited with status $?"
+daemon_stop "$bif" || fail "flowspreadd $bif exited with status $?"
+[[ -z $(reserved "$a")$(reserved "$b") ]] || fail "still reserved after exit: A $(reserved "$a"), B $(reserved "$b")"
+
+# Last, so that it does not hide the rest: the ping that waited for the
+# first handshake of (a) is data, and data leaves from its flow's port.
+read -r staged next _ < <(awk '$NF == 128 && $3 ~ /^192\.0\.2\.1\./ { s = s " " $3 } END { print s }' "$fs_tmp/stock.txt")
+say "the first ping, staged during the handshake, left from $staged, the next one from $next"
+[[ $staged == "$next" && ${staged##*.} -ge 40000 && ${staged##*.} -le 40063 ]] ||
+	fail "the ping staged during the handshake left from $staged, not from its flow's port of $a_ports ($next) (src/send.c: fs_send_staged sends staged data without fs_peer_spread)"
+
+say "PASS: ports mode: flows spread over $a_ports, reserved only while running, bad ranges refused, mirrored port pairs ($((SECONDS - started)) s)"
+exit 0
