@@ -12,6 +12,15 @@
  * The inner packets are IPv4 ICMP echoes between --inner-src (ours) and
  * --inner-dst (the peer's tunnel address). Every datagram that is not what
  * the protocol expects at that point is ignored and counted, never trusted.
+ *
+ * A data flood (--flood-sources, --inner-flows), to see what a peer keeps
+ * per source and per flow: once the session is up, and before the first
+ * echo, the initiator sends authenticated data messages, each from another
+ * outer source (addresses of --source-prefix, chosen per datagram with
+ * IPV6_PKTINFO on IPV6_FREEBIND sockets) and carrying another inner flow
+ * (IPv4 UDP from --inner-src to --inner-dst, the ports varied), paced so
+ * that the peer's socket buffer is not simply overrun. The echoes that
+ * follow, from our own address, show the session still works.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -21,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -29,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -38,6 +49,10 @@
 #include "noise.h"
 #include "tai64n.h"
 #include "transport.h"
+
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78	/* linux/in6.h, since Linux 4.15; glibc may lack it */
+#endif
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -49,6 +64,12 @@ enum {
 	RETRY_MS = 1000,		/* initiation and echo retransmission */
 	ECHO_PAYLOAD_LEN = 56,		/* as ping's default: 84-byte packets */
 	FLOOD_BURST = 64,		/* datagrams, well below a default socket buffer */
+	FLOW_PAYLOAD_LEN = 32,		/* UDP payload of a data flood's inner packet */
+	FLOW_PORT_BASE = 1024,		/* inner flow f: source port BASE + f % PORTS, */
+	FLOW_PORTS = 64000,		/* destination port BASE + f / PORTS */
+	MAX_FLOOD = 1 << 24,		/* sources or inner flows of one data flood */
+	MAX_SOURCE_PORTS = 256,		/* a socket each */
+	DEFAULT_FLOOD_RATE = 20000,	/* data messages per second */
 	ADDR_STR_LEN = INET6_ADDRSTRLEN + 8,
 	KEY_B64_LEN = sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL),
 };
@@ -70,6 +91,15 @@ struct options {
 	unsigned int timeout_s;
 	bool under_load;
 	unsigned int flood;
+	/* The data flood; messages: the larger of flood_sources and inner_flows. */
+	unsigned int flood_sources;	/* outer source addresses, 0: our own */
+	struct in6_addr source_prefix;	/* where they are drawn from */
+	unsigned int source_prefix_len;
+	bool has_source_prefix;
+	unsigned int source_ports;	/* distinct source ports, a socket each */
+	unsigned int inner_flows;	/* distinct inner UDP flows, 0: one */
+	unsigned int flood_rate;	/* data messages per second, 0: unpaced */
+	bool flood_rate_set;
 	bool verbose;
 };
 
@@ -92,6 +122,13 @@ struct echo_packet {
 	uint8_t payload[ECHO_PAYLOAD_LEN];
 };
 _Static_assert(sizeof(struct echo_packet) == 84, "an echo is 84 bytes, as ping's");
+
+/* An inner packet of the data flood: 60 bytes, 96 on the wire once encrypted. */
+struct flow_packet {
+	struct iphdr ip;
+	struct udphdr udp;
+	uint8_t payload[FLOW_PAYLOAD_LEN];
+};
 
 union buffer {
 	uint8_t bytes[BUFFER_LEN];
@@ -122,6 +159,9 @@ struct probe {
 	bool send_now;			/* the initiator's next step is due at once */
 	struct echo_packet echo;	/* the request in flight (initiator) */
 	struct wg_message_handshake_initiation junk;	/* for --flood */
+	int *port_fds;			/* data flood: socket i % source_ports sends */
+	unsigned int n_port_fds;	/* source i; port_fds[0] is fd */
+	bool data_flood_done;
 	struct ignored ignored;
 	union buffer in, out;
 };
@@ -232,9 +272,31 @@ static void usage(FILE *out)
 		"                          unknown to the peer), to put the peer under load\n"
 		"  --verbose               print keys, indices and every ignored datagram\n"
 		"\n"
+		"Data flood (initiator): once the session is up, before the first echo, send\n"
+		"max(N, M) data messages, message i from source i %% N carrying flow i %% M:\n"
+		"  --flood-sources N       N distinct outer sources: host addresses 1..N of\n"
+		"                          --source-prefix (IPv6 --endpoint only); the namespace\n"
+		"                          needs a local route for it, to receive the replies\n"
+		"                          (ip -6 route add local PREFIX dev lo)\n"
+		"  --source-prefix P/LEN   the IPv6 prefix the sources are drawn from\n"
+		"  --source-ports K        K UDP sockets, so K source ports (ours, as --listen\n"
+		"                          says, and K - 1 ephemeral ones): source i sends from\n"
+		"                          socket i %% K; 1\n"
+		"  --inner-flows M         M distinct inner flows: IPv4 UDP from --inner-src to\n"
+		"                          --inner-dst, flow f from port %d + f %% %d to\n"
+		"                          port %d + f / %d, a %d-byte payload; --inner-src\n"
+		"                          must be in the peer's allowed IPs for us, or it drops\n"
+		"                          them\n"
+		"  --flood-rate R          data messages per second, in bursts of %d, so the\n"
+		"                          peer's socket buffer is not simply overrun; 0 sends\n"
+		"                          as fast as we can; %d\n"
+		"It prints \"-> data flood: P data messages, B bytes, ...\": B is the UDP\n"
+		"payload sent, what the peer's transfer counter grows by if it takes all.\n"
+		"\n"
 		"Exit status: 0 when all echoes were answered, 1 on timeout or error,\n"
 		"2 on a usage error.\n",
-		progname, progname);
+		progname, progname, FLOW_PORT_BASE, FLOW_PORTS, FLOW_PORT_BASE, FLOW_PORTS,
+		FLOW_PAYLOAD_LEN, FLOOD_BURST, DEFAULT_FLOOD_RATE);
 }
 
 static char *trim(char *s)
@@ -367,6 +429,34 @@ bad:
 	return false;
 }
 
+/* An IPv6 ADDR/LEN; the host bits must be zero. */
+static bool parse_source_prefix(struct options *opt, const char *value)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(value, '/');
+	size_t addr_len = slash ? (size_t)(slash - value) : 0;
+	unsigned int len;
+
+	if (!slash || addr_len == 0 || addr_len >= sizeof(addr))
+		goto bad;
+	memcpy(addr, value, addr_len);
+	addr[addr_len] = '\0';
+	if (inet_pton(AF_INET6, addr, &opt->source_prefix) != 1)
+		goto bad;
+	if (!parse_uint(&len, "--source-prefix", slash + 1, 1, 127))
+		return false;
+	for (unsigned int bit = len; bit < 128; ++bit)
+		if (opt->source_prefix.s6_addr[bit / 8] & (0x80 >> (bit % 8))) {
+			fail("--source-prefix: `%s' has host bits set", value);
+			return false;
+		}
+	opt->source_prefix_len = len;
+	return (opt->has_source_prefix = true);
+bad:
+	fail("--source-prefix: `%s' is not an IPv6 ADDR/LEN", value);
+	return false;
+}
+
 static bool parse_mode(struct options *opt, const char *value)
 {
 	if (!strcmp(value, "initiator"))
@@ -378,6 +468,31 @@ static bool parse_mode(struct options *opt, const char *value)
 		return false;
 	}
 	return true;
+}
+
+static bool check_data_flood(const struct options *opt)
+{
+	unsigned int host_bits = 128 - opt->source_prefix_len;
+	bool flood = opt->flood_sources || opt->inner_flows;
+
+	if (!flood && (opt->has_source_prefix || opt->source_ports > 1 || opt->flood_rate_set))
+		fail("--source-prefix, --source-ports and --flood-rate go with --flood-sources "
+		     "or --inner-flows");
+	else if (flood && opt->mode != MODE_INITIATOR)
+		fail("--flood-sources and --inner-flows are for the initiator");
+	else if (opt->flood_sources && !opt->has_source_prefix)
+		fail("--flood-sources needs --source-prefix");
+	else if (opt->has_source_prefix && !opt->flood_sources)
+		fail("--source-prefix needs --flood-sources");
+	else if (opt->flood_sources && opt->endpoint.ss_family != AF_INET6)
+		fail("--flood-sources: the --endpoint must be IPv6, as the sources are");
+	else if (opt->flood_sources && host_bits < 32 &&
+		 opt->flood_sources > (UINT32_C(1) << host_bits) - 1)
+		fail("--flood-sources: %u sources do not fit in a /%u (host addresses 1..%u)",
+		     opt->flood_sources, opt->source_prefix_len, (1U << host_bits) - 1);
+	else
+		return true;
+	return false;
 }
 
 static bool check_options(const struct options *opt)
@@ -397,9 +512,18 @@ static bool check_options(const struct options *opt)
 	else if (opt->mode == MODE_RESPONDER && opt->flood)
 		fail("--flood is for the initiator");
 	else
-		return true;
+		return check_data_flood(opt);
 	return false;
 }
+
+/* The long options without a short letter. */
+enum {
+	OPT_FLOOD_SOURCES = 256,
+	OPT_SOURCE_PREFIX,
+	OPT_SOURCE_PORTS,
+	OPT_INNER_FLOWS,
+	OPT_FLOOD_RATE,
+};
 
 static bool parse_option(struct options *opt, int c, const char *arg)
 {
@@ -431,6 +555,17 @@ static bool parse_option(struct options *opt, int c, const char *arg)
 	case 'v':
 		opt->verbose = true;
 		return true;
+	case OPT_FLOOD_SOURCES:
+		return parse_uint(&opt->flood_sources, "--flood-sources", arg, 1, MAX_FLOOD);
+	case OPT_SOURCE_PREFIX:
+		return parse_source_prefix(opt, arg);
+	case OPT_SOURCE_PORTS:
+		return parse_uint(&opt->source_ports, "--source-ports", arg, 1, MAX_SOURCE_PORTS);
+	case OPT_INNER_FLOWS:
+		return parse_uint(&opt->inner_flows, "--inner-flows", arg, 1, MAX_FLOOD);
+	case OPT_FLOOD_RATE:
+		opt->flood_rate_set = true;
+		return parse_uint(&opt->flood_rate, "--flood-rate", arg, 0, 10000000);
 	default:
 		return false;
 	}
@@ -451,6 +586,11 @@ static int parse_args(struct options *opt, int argc, char *argv[])
 		{ "timeout", required_argument, NULL, 't' },
 		{ "under-load", no_argument, NULL, 'L' },
 		{ "flood", required_argument, NULL, 'f' },
+		{ "flood-sources", required_argument, NULL, OPT_FLOOD_SOURCES },
+		{ "source-prefix", required_argument, NULL, OPT_SOURCE_PREFIX },
+		{ "source-ports", required_argument, NULL, OPT_SOURCE_PORTS },
+		{ "inner-flows", required_argument, NULL, OPT_INNER_FLOWS },
+		{ "flood-rate", required_argument, NULL, OPT_FLOOD_RATE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -459,6 +599,8 @@ static int parse_args(struct options *opt, int argc, char *argv[])
 
 	opt->count = 1;
 	opt->timeout_s = 10;
+	opt->source_ports = 1;
+	opt->flood_rate = DEFAULT_FLOOD_RATE;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
@@ -496,7 +638,8 @@ static uint16_t inet_checksum(const void *data, size_t len)
 	return htons((uint16_t)~sum);
 }
 
-static void fill_ipv4(struct iphdr *ip, size_t total_len, uint32_t saddr, uint32_t daddr)
+static void fill_ipv4(struct iphdr *ip, size_t total_len, uint8_t protocol, uint32_t saddr,
+		      uint32_t daddr)
 {
 	ip->version = 4;
 	ip->ihl = sizeof(*ip) / 4;
@@ -504,7 +647,7 @@ static void fill_ipv4(struct iphdr *ip, size_t total_len, uint32_t saddr, uint32
 	ip->tot_len = htons((uint16_t)total_len);
 	ip->frag_off = 0;
 	ip->ttl = 64;
-	ip->protocol = IPPROTO_ICMP;
+	ip->protocol = protocol;
 	ip->saddr = saddr;
 	ip->daddr = daddr;
 	ip->check = 0;
@@ -525,7 +668,8 @@ static void build_echo_request(struct probe *p)
 	e->icmp.checksum = 0;
 	e->icmp.checksum = inet_checksum(&e->icmp, sizeof(e->icmp) + sizeof(e->payload));
 	e->ip.id = htons(p->echo_seq);
-	fill_ipv4(&e->ip, sizeof(*e), p->opt->inner_src.s_addr, p->opt->inner_dst.s_addr);
+	fill_ipv4(&e->ip, sizeof(*e), IPPROTO_ICMP, p->opt->inner_src.s_addr,
+		  p->opt->inner_dst.s_addr);
 }
 
 /*
@@ -562,7 +706,7 @@ static void make_echo_reply(struct iphdr *ip, size_t icmp_len)
 	icmp->checksum = 0;
 	icmp->checksum = inet_checksum(icmp, icmp_len);
 	ip->id = htons((uint16_t)randombytes_uniform(65536));
-	fill_ipv4(ip, sizeof(*ip) + icmp_len, saddr, ip->saddr);
+	fill_ipv4(ip, sizeof(*ip) + icmp_len, IPPROTO_ICMP, saddr, ip->saddr);
 }
 
 static void describe_echo(char *out, size_t size, const struct iphdr *ip)
@@ -574,6 +718,48 @@ static void describe_echo(char *out, size_t size, const struct iphdr *ip)
 		 icmp->type == ICMP_ECHO ? "request" : "reply", inner_str(src, ip->saddr),
 		 inner_str(dst, ip->daddr), ntohs(icmp->un.echo.id), ntohs(icmp->un.echo.sequence),
 		 ntohs(ip->tot_len));
+}
+
+/* --- inner packets of the data flood: IPv4 UDP ------------------------ */
+
+/* The UDP checksum, over the IPv4 pseudo-header, the header and the payload. */
+static uint16_t udp4_checksum(const struct flow_packet *f)
+{
+	struct {
+		uint32_t saddr, daddr;
+		uint8_t zero, protocol;
+		uint16_t len;
+		struct udphdr udp;
+		uint8_t payload[FLOW_PAYLOAD_LEN];
+	} __attribute__((packed)) pseudo = {
+		.saddr = f->ip.saddr,
+		.daddr = f->ip.daddr,
+		.protocol = IPPROTO_UDP,
+		.len = f->udp.len,
+		.udp = f->udp,
+	};
+	uint16_t sum;
+
+	memcpy(pseudo.payload, f->payload, sizeof(pseudo.payload));
+	pseudo.udp.check = 0;
+	sum = inet_checksum(&pseudo, sizeof(pseudo));
+	return sum ? sum : 0xffff;	/* 0 would mean "no checksum" */
+}
+
+/* Inner flow number flow: its own pair of ports, the rest alike. */
+static void build_flow_packet(const struct probe *p, struct flow_packet *f, uint32_t flow)
+{
+	static const char text[] = "flowspread wg-probe data flood ";
+
+	for (size_t i = 0; i < sizeof(f->payload); ++i)
+		f->payload[i] = i < sizeof(text) - 1 ? (uint8_t)text[i] : (uint8_t)i;
+	f->udp.source = htons((uint16_t)(FLOW_PORT_BASE + flow % FLOW_PORTS));
+	f->udp.dest = htons((uint16_t)(FLOW_PORT_BASE + flow / FLOW_PORTS));
+	f->udp.len = htons(sizeof(f->udp) + sizeof(f->payload));
+	f->ip.id = htons((uint16_t)flow);
+	fill_ipv4(&f->ip, sizeof(*f), IPPROTO_UDP, p->opt->inner_src.s_addr,
+		  p->opt->inner_dst.s_addr);
+	f->udp.check = udp4_checksum(f);
 }
 
 /* --- UDP --------------------------------------------------------------- */
@@ -621,6 +807,41 @@ static void set_remote(struct probe *p, const struct sockaddr_storage *ss, sockl
 	p->remote_len = len;
 }
 
+/*
+ * The data flood's sockets: ours, then source_ports - 1 more that take an
+ * ephemeral port at their first send. With --source-prefix, each may send
+ * from any address (IPV6_FREEBIND; without it, IPV6_PKTINFO with an address
+ * not assigned here fails with EINVAL).
+ */
+static bool open_port_sockets(struct probe *p)
+{
+	const struct options *opt = p->opt;
+	int family = opt->endpoint.ss_family, on = 1;
+
+	p->port_fds = calloc(opt->source_ports, sizeof(*p->port_fds));
+	if (!p->port_fds) {
+		fail("out of memory");
+		return false;
+	}
+	p->port_fds[p->n_port_fds++] = p->fd;
+	while (p->n_port_fds < opt->source_ports) {
+		int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			fail("--source-ports: cannot open UDP socket %u: %s", p->n_port_fds + 1,
+			     strerror(errno));
+			return false;
+		}
+		p->port_fds[p->n_port_fds++] = fd;
+	}
+	for (unsigned int i = 0; opt->has_source_prefix && i < p->n_port_fds; ++i)
+		if (setsockopt(p->port_fds[i], IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof(on))) {
+			fail("--source-prefix: cannot set IPV6_FREEBIND: %s", strerror(errno));
+			return false;
+		}
+	return true;
+}
+
 static bool open_socket(struct probe *p)
 {
 	const struct options *opt = p->opt;
@@ -640,6 +861,8 @@ static bool open_socket(struct probe *p)
 		setsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	if (opt->flood)	/* room for the cookie replies to the junk (best effort) */
 		setsockopt(p->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	if ((opt->flood_sources || opt->inner_flows) && !open_port_sockets(p))
+		return false;
 	if (!opt->listen_port)
 		return true;
 	if (family == AF_INET6 ? bind(p->fd, (struct sockaddr *)&any6, sizeof(any6))
@@ -1009,6 +1232,129 @@ static bool consume_datagram(struct probe *p, size_t len)
 	}
 }
 
+/* --- the data flood ---------------------------------------------------- */
+
+/* Host address host (below 2^(128 - LEN), checked with the options) of the prefix. */
+static void source_address(const struct options *opt, uint32_t host, struct in6_addr *out)
+{
+	*out = opt->source_prefix;
+	for (int b = 15; host; --b, host >>= 8)
+		out->s6_addr[b] |= (uint8_t)host;
+}
+
+/* Sleeps until the nth message is due, at rate per second from start. */
+static void pace(uint64_t start, unsigned int n, unsigned int rate)
+{
+	uint64_t due, now = fs_clock_now();
+	struct timespec ts;
+
+	if (!rate)
+		return;
+	due = start + (uint64_t)n * FS_NSEC_PER_SEC / rate;
+	if (due <= now)
+		return;
+	ts.tv_sec = (time_t)((due - now) / FS_NSEC_PER_SEC);
+	ts.tv_nsec = (long)((due - now) % FS_NSEC_PER_SEC);
+	nanosleep(&ts, NULL);
+}
+
+static void describe_data_flood(const struct probe *p, unsigned int sources, unsigned int flows)
+{
+	const struct options *opt = p->opt;
+	char first[INET6_ADDRSTRLEN], last[INET6_ADDRSTRLEN], src[INET_ADDRSTRLEN],
+		dst[INET_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (opt->flood_sources) {
+		source_address(opt, 1, &a);
+		inet_ntop(AF_INET6, &a, first, sizeof(first));
+		source_address(opt, sources, &a);
+		inet_ntop(AF_INET6, &a, last, sizeof(last));
+		printf("   from %u outer sources, %s to %s, on %u source port%s\n", sources, first,
+		       last, p->n_port_fds, p->n_port_fds == 1 ? "" : "s");
+	} else {
+		printf("   from our own address, on %u source port%s\n", p->n_port_fds,
+		       p->n_port_fds == 1 ? "" : "s");
+	}
+	printf("   carrying %u inner UDP flow%s %s:%u.. -> %s:%u.. (%zu-byte packets)\n", flows,
+	       flows == 1 ? "" : "s", inner_str(src, opt->inner_src.s_addr), FLOW_PORT_BASE,
+	       inner_str(dst, opt->inner_dst.s_addr), FLOW_PORT_BASE, sizeof(struct flow_packet));
+}
+
+/*
+ * Message i goes from source i % sources (host address i % sources + 1 of
+ * the prefix, on socket i % source_ports) and carries inner flow i % flows,
+ * under the current keypair, built and encrypted in place in p->out. Send
+ * errors are counted, not fatal: the peer's answer to them is what we
+ * measure. False if nothing could be sent.
+ */
+static bool data_flood(struct probe *p)
+{
+	const struct options *opt = p->opt;
+	unsigned int sources = opt->flood_sources ? opt->flood_sources : 1;
+	unsigned int flows = opt->inner_flows ? opt->inner_flows : 1;
+	unsigned int total = sources > flows ? sources : flows;
+	unsigned int sent = 0, failed = 0;
+	int first_error = 0;
+	uint64_t bytes = 0, start = fs_clock_now();
+	/* Built where fs_transport_encrypt takes it to encrypt in place. */
+	struct flow_packet *f = (struct flow_packet *)(p->out.data.encrypted_data);
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} control;
+	struct iovec iov = { .iov_base = p->out.bytes };
+	struct msghdr msg = {
+		.msg_name = &p->remote,
+		.msg_namelen = p->remote_len,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	struct in6_pktinfo *info = NULL;
+
+	if (opt->flood_sources) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = IPPROTO_IPV6;
+		cmsg->cmsg_type = IPV6_PKTINFO;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(*info));
+		info = (struct in6_pktinfo *)CMSG_DATA(cmsg);
+	}
+	for (unsigned int i = 0; i < total; ++i) {
+		ssize_t n;
+
+		build_flow_packet(p, f, i % flows);
+		n = fs_transport_encrypt(p->peer->current, p->out.bytes, sizeof(p->out.bytes), f,
+					 sizeof(*f), INNER_MTU, fs_clock_now());
+		if (n < 0) {
+			fail("cannot encrypt data message %u of the flood: %s", i,
+			     strerror((int)-n));
+			return false;
+		}
+		iov.iov_len = (size_t)n;
+		if (info)
+			source_address(opt, i % sources + 1, &info->ipi6_addr);
+		if (sendmsg(p->port_fds[i % p->n_port_fds], &msg, 0) == n) {
+			++sent;
+			bytes += (uint64_t)n;
+		} else if (!failed++) {
+			first_error = errno;
+		}
+		if (i % FLOOD_BURST == FLOOD_BURST - 1)
+			pace(start, i + 1, opt->flood_rate);
+	}
+	printf("-> data flood: %u data messages, %" PRIu64 " bytes, in %.1f ms (%.0f messages/s)\n",
+	       sent, bytes, ms_since(start), sent / (ms_since(start) / 1000.0 + 1e-9));
+	describe_data_flood(p, sources, flows);
+	if (failed)
+		printf("   %u not sent, the first for: %s\n", failed, strerror(first_error));
+	return sent > 0;
+}
+
 /* --- the two modes ----------------------------------------------------- */
 
 /* Sends what is due (an initiation, or the echo request) and when to retry. */
@@ -1021,6 +1367,13 @@ static bool initiator_send(struct probe *p, uint64_t *next)
 	*next = now + RETRY_MS * FS_NSEC_PER_MSEC;
 	if (!p->established)
 		return send_initiation(p);
+	if (!p->data_flood_done && (p->opt->flood_sources || p->opt->inner_flows)) {
+		p->data_flood_done = true;
+		if (!data_flood(p))
+			return false;
+		now = fs_clock_now();
+		*next = now + RETRY_MS * FS_NSEC_PER_MSEC;
+	}
 	if (p->echo_sent_at)
 		printf("   no reply within %d ms, sending the echo request again\n", RETRY_MS);
 	else
@@ -1110,6 +1463,9 @@ static bool probe_init(struct probe *p, const struct options *opt)
 
 static void probe_destroy(struct probe *p)
 {
+	for (unsigned int i = 1; i < p->n_port_fds; ++i)
+		close(p->port_fds[i]);
+	free(p->port_fds);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->peer)
