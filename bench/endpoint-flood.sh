@@ -162,11 +162,7 @@ setup()
 {
 	local ns
 
-	for ns in "$NS_P" "$NS_F" "$NS_W"; do
-		ip netns add "$ns" || die "cannot create network namespace $ns"
-		bench_namespaces+=("$ns")
-		ip -n "$ns" link set lo up
-	done
+	bench_netns "$NS_P" "$NS_F" "$NS_W"
 	ip -n "$NS_P" link add vfs type veth peer name veth0 netns "$NS_F" || die "cannot create a veth pair"
 	ip -n "$NS_P" link add vwg type veth peer name veth0 netns "$NS_W" || die "cannot create a veth pair"
 	ip -n "$NS_P" addr add 2001:db8:f1::1/64 dev vfs nodad

@@ -280,11 +280,7 @@ setup_network()
 {
 	local ns
 
-	for ns in "$NS_A" "$NS_R" "$NS_B"; do
-		ip netns add "$ns" || die "cannot create network namespace $ns"
-		bench_namespaces+=("$ns")
-		ip -n "$ns" link set lo up
-	done
+	bench_netns "$NS_A" "$NS_R" "$NS_B"
 	ip -n "$NS_A" link add toR type veth peer name toA netns "$NS_R" || die "veth A-R"
 	ip -n "$NS_B" link add toR type veth peer name toB netns "$NS_R" || die "veth R-B"
 	n "$NS_R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
@@ -331,11 +327,7 @@ setup_tunnel()
 	T_DST[$c]=fd00:f5:$k::2 T_OUTER[$c]=IPv$fam
 	start_daemon "$kind" "$NS_A" "$if_a"; T_PID_A[$c]=$REPLY
 	start_daemon "$kind" "$NS_B" "$if_b"; T_PID_B[$c]=$REPLY
-	mkdir -p "$d"
-	wg genkey >"$d/a.key"
-	wg genkey >"$d/b.key"
-	wg pubkey <"$d/a.key" >"$d/a.pub"
-	wg pubkey <"$d/b.key" >"$d/b.pub"
+	tunnel_keys "$d"
 	n "$NS_A" wg set "$if_a" private-key "$d/a.key" listen-port "$port" \
 		peer "$(cat "$d/b.pub")" allowed-ips "fd00:f5:$k::2/128" endpoint "$ep_b:$((port + 1))" ||
 		die "wg set $if_a failed"

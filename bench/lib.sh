@@ -204,6 +204,17 @@ start_daemon()
 	wait_for_socket "$sock" "$REPLY" "$log"
 }
 
+# tunnel_keys DIR: the keys of a tunnel's two ends, made in DIR (created):
+# a.key and b.key, their public keys in a.pub and b.pub.
+tunnel_keys()
+{
+	mkdir -p "$1"
+	wg genkey >"$1/a.key"
+	wg genkey >"$1/b.key"
+	wg pubkey <"$1/a.key" >"$1/a.pub"
+	wg pubkey <"$1/b.key" >"$1/b.pub"
+}
+
 # configure_tunnel KIND: both ends of one tunnel, keys, addresses, up.
 configure_tunnel()
 {
@@ -217,11 +228,7 @@ configure_tunnel()
 		if_a=$WG_IF_A if_b=$WG_IF_B port_a=$WG_PORT_A port_b=$WG_PORT_B
 		in_a=$WG_IN_A in_b=$WG_IN_B len=$WG_IN_LEN allowed_a=$WG_ALLOWED_A allowed_b=$WG_ALLOWED_B
 	fi
-	mkdir -p "$d"
-	wg genkey >"$d/a.key"
-	wg genkey >"$d/b.key"
-	wg pubkey <"$d/a.key" >"$d/a.pub"
-	wg pubkey <"$d/b.key" >"$d/b.pub"
+	tunnel_keys "$d"
 	n "$NS_A" wg set "$if_a" private-key "$d/a.key" listen-port "$port_a" \
 		peer "$(cat "$d/b.pub")" allowed-ips "$allowed_b" endpoint "$EP_B:$port_b" ||
 		die "wg set $if_a failed"
@@ -285,18 +292,25 @@ handshake()
 	die "the $kind tunnel does not pass traffic"
 }
 
+# bench_netns NS...: creates the network namespaces NS..., each with lo up;
+# bench_cleanup deletes them.
+bench_netns()
+{
+	local ns
+
+	for ns in "$@"; do
+		ip netns add "$ns" || die "cannot create network namespace $ns"
+		bench_namespaces+=("$ns")
+		ip -n "$ns" link set lo up
+	done
+}
+
 # setup_topology: namespaces, veth, both tunnel pairs up with one handshake each.
 # Sets FS_PID_A FS_PID_B WG_PID_A WG_PID_B.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 setup_topology()
 {
-	local ns
-
-	for ns in "$NS_A" "$NS_B"; do
-		ip netns add "$ns" || die "cannot create network namespace $ns"
-		bench_namespaces+=("$ns")
-		ip -n "$ns" link set lo up
-	done
+	bench_netns "$NS_A" "$NS_B"
 	ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B" ||
 		die "cannot create the veth pair"
 	if [[ $BENCH_FAMILY == 6 ]]; then

@@ -47,21 +47,15 @@ export ASAN_OPTIONS=quarantine_size_mb=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 # The share of the sent bytes the daemon must count as received.
 rx_min_percent=80
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 2001:db8:1::1/64 dev veth0 nodad
-ip -n "$b" addr add 2001:db8:1::2/64 dev veth0 nodad
+two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 for prefix in 2001:db8:77::/64 2001:db8:78::/64 2001:db8:79::/64; do
 	# The probe sends from these addresses and receives the daemon's replies on them.
 	ip -n "$a" -6 route add local "$prefix" dev lo || fail "cannot add local route $prefix in $a"
 	ip -n "$b" -6 route add "$prefix" via 2001:db8:1::1 || fail "cannot route $prefix in $b"
 done
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; bif=$REPLY
 flowspreadd_start "$b" "$bif"

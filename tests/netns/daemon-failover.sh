@@ -26,21 +26,15 @@ set -u
 
 require_daemon
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
+two_hosts 192.0.2.1/24 192.0.2.2/24
 ip link add veth1 netns "$a" type veth peer name veth1 netns "$b" || fail "cannot create the second veth"
 ip -n "$a" link set veth1 up
 ip -n "$b" link set veth1 up
-ip -n "$a" addr add 192.0.2.1/24 dev veth0
-ip -n "$b" addr add 192.0.2.2/24 dev veth0
 ip -n "$a" addr add 2001:db8:2::1/64 dev veth1 nodad
 ip -n "$b" addr add 2001:db8:2::2/64 dev veth1 nodad
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY

@@ -24,16 +24,10 @@ set -u
 
 require_daemon python3
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 192.0.2.1/24 dev veth0
-ip -n "$b" addr add 192.0.2.2/24 dev veth0
+two_hosts 192.0.2.1/24 192.0.2.2/24
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY

@@ -47,11 +47,9 @@ ip -n "$a" addr add 2001:db8::1/64 dev veth0 nodad
 ip -n "$b" addr add 192.0.2.2/24 dev veth0
 ip -n "$b" addr add 2001:db8::2/64 dev veth0 nodad
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 wg genpsk >"$fs_tmp/psk"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
 
 # start KIND NS IFNAME
 start()

@@ -25,11 +25,7 @@ set -u
 
 require_daemon
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 192.0.2.1/24 dev veth0
-ip -n "$b" addr add 192.0.2.2/24 dev veth0
+two_hosts 192.0.2.1/24 192.0.2.2/24
 
 for key in a1 a2 b1 b2; do
 	wg genkey >"$fs_tmp/$key.key"

@@ -56,10 +56,8 @@ n "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
 	net.netfilter.nf_conntrack_udp_timeout_stream=2 ||
 	fail "cannot shorten the UDP conntrack timeouts in $r"
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY

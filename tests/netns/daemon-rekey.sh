@@ -55,10 +55,8 @@ tunnel()
 	veth_pair "$a" "$b"
 	ip -n "$a" addr add 192.0.2.1/24 dev veth0
 	ip -n "$b" addr add 192.0.2.2/24 dev veth0
-	wg genkey >"$fs_tmp/$t-a.key"
-	wg genkey >"$fs_tmp/$t-b.key"
-	pub_a[$t]=$(wg pubkey <"$fs_tmp/$t-a.key")
-	pub_b[$t]=$(wg pubkey <"$fs_tmp/$t-b.key")
+	keypair "$t-a"; pub_a[$t]=$REPLY
+	keypair "$t-b"; pub_b[$t]=$REPLY
 	wg_ifname; aif=$REPLY
 	wg_ifname; bif=$REPLY
 	start "${kind_a[$t]}" "$a" "$aif"

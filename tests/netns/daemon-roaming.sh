@@ -39,10 +39,8 @@ ip -n "$b" addr add 192.0.2.3/24 dev veth0
 ip -n "$b" addr add 2001:db8::2/64 dev veth0 nodad
 ip -n "$b" addr add 2001:db8::3/64 dev veth0 nodad
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY

@@ -40,18 +40,12 @@ rounds=5	# datagrams per flow and step, after one warm-up datagram
 a_net=2001:db8:a0::/64
 b_net=2001:db8:b0::/64
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 2001:db8:1::1/64 dev veth0 nodad
-ip -n "$b" addr add 2001:db8:1::2/64 dev veth0 nodad
+two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 ip -n "$a" -6 route add "$b_net" via 2001:db8:1::2 || fail "cannot route $b_net in $a"
 ip -n "$b" -6 route add "$a_net" via 2001:db8:1::1 || fail "cannot route $a_net in $b"
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY
@@ -67,107 +61,33 @@ n "$b" "$CTL" set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 spread-pa
 tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
 
-# A UDP echo server in B (ip netns exec execs: $! is python itself).
-ip netns exec "$b" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.51.100.2", 9000))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(data, peer)
-' &
-track $!
-until_true 5 bash -c "ss -N $b -uanH 'sport = :9000' | grep -q ." || fail "the echo server did not start"
+udp_echo_server "$b" 198.51.100.2 9000
 
-# udp_rounds COUNT: every flow sends COUNT datagrams, one at a time, and
-# each must come back.
-udp_rounds()
+# captured STEP: pings and $flows UDP flows captured on A's veth as STEP
+# (data messages both ways: 128 bytes for a ping, 160 to 160 + 16 * 7 for
+# the flows), then checked.
+captured()
 {
-	n "$a" python3 - "$flows" "$1" <<-'PY' || fail "$1 round(s) of $flows UDP flows did not all come back"
-	import socket, sys
-	flows, count = int(sys.argv[1]), int(sys.argv[2])
-	lost = 0
-	for i in range(flows):
-	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-	    s.bind(('198.51.100.1', 9100 + i))
-	    s.settimeout(2)
-	    for k in range(count):
-	        data = bytes([i]) * (100 + 16 * i)
-	        s.sendto(data, ('198.51.100.2', 9000))
-	        try:
-	            if s.recv(2048) != data:
-	                lost += 1
-	        except socket.timeout:
-	            lost += 1
-	    s.close()
-	if lost:
-	    print('%d datagrams did not come back' % lost, file=sys.stderr)
-	    sys.exit(1)
-	PY
-}
-
-# capture_start NAME / capture_stop NAME: data messages (UDP payload 128
-# (ping) or 160 to 160 + 16 * 7 bytes) both ways on A's veth; capture_stop
-# leaves tcpdump's text in $fs_tmp/NAME.txt.
-capture_start()
-{
-	ip netns exec "$a" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" \
+	capture_flows "$1" "$a" \
 		'ip6 and udp and (ip6[4:2] = 136 or (ip6[4:2] >= 168 and ip6[4:2] <= 280))' \
-		2>"$fs_tmp/$1.err" &
-	capture_pid=$!
-	track "$capture_pid"
-	until_true 5 grep -q 'listening on' "$fs_tmp/$1.err" || fail "tcpdump did not start: $(cat "$fs_tmp/$1.err")"
-}
-capture_stop()
-{
-	sleep 0.3
-	kill -INT "$capture_pid"
-	reap "$capture_pid"
-	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.txt"
-	chat "$(cat "$fs_tmp/$1.txt")"
+		198.51.100.1 198.51.100.2 9000 "$flows" "$rounds"
+	check "$1"
 }
 
 # check STEP: what the capture of STEP must show (see the top).
 check()
 {
-	python3 - "$1" "$fs_tmp/$1.txt" "$flows" "$((rounds + 1))" "$a_net" "$b_net" <<-'PY'
-	import ipaddress, sys
-	step, path, flows, per_flow = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-	a_net, b_net = ipaddress.ip_network(sys.argv[5]), ipaddress.ip_network(sys.argv[6])
+	capture_check "$1" "$flows" "$((rounds + 1))" "$a_net" "$b_net" <<-'PY'
+	import ipaddress
+	a_net, b_net = ipaddress.ip_network(args[0]), ipaddress.ip_network(args[1])
 	b_endpoint = ipaddress.ip_address('2001:db8:1::2')
-	def fail(msg):
-	    print('FAIL: %s: %s' % (step, msg), file=sys.stderr)
-	    sys.exit(1)
-	# "TIME IP6 SRC.PORT > DST.PORT: UDP, length N"
 	msgs = {'ab': [], 'ba': []}
-	for line in open(path):
-	    t = line.split()
-	    if len(t) < 8 or t[1] != 'IP6' or t[-2] != 'length':
-	        continue
-	    src, sport = t[2].rsplit('.', 1)
-	    dst, dport = t[4].rstrip(':').rsplit('.', 1)
-	    length = int(t[-1])
-	    flow = 'ping' if length == 128 else (length - 160) // 16
-	    way = 'ab' if dport == '51821' else 'ba' if dport == '51820' else None
+	for flow, src, sport, dst, dport, line in datagrams('IP6'):
+	    way = 'ab' if dport == 51821 else 'ba' if dport == 51820 else None
 	    if way is None:
-	        fail('unexpected ports: ' + line.strip())
+	        fail('unexpected ports: ' + line)
 	    msgs[way].append((flow, ipaddress.ip_address(src), ipaddress.ip_address(dst)))
-	def per_flow_pairs(way):
-	    pairs = {}
-	    for flow, src, dst in msgs[way]:
-	        if flow != 'ping':
-	            pairs.setdefault(flow, []).append((src, dst))
-	    if sorted(pairs) != list(range(flows)):
-	        fail('%s: data messages of flows %s, expected 0..%d' % (way, sorted(pairs), flows - 1))
-	    for flow, seen in pairs.items():
-	        if len(seen) != per_flow:
-	            fail('%s: flow %d: %d data messages, expected %d' % (way, flow, len(seen), per_flow))
-	        if len(set(seen)) != 1:
-	            fail('%s: flow %d used more than one outer pair: %s' % (way, flow, sorted(set(map(str, seen)))))
-	    return {flow: seen[0] for flow, seen in pairs.items()}
-	ab, ba = per_flow_pairs('ab'), per_flow_pairs('ba')
-	for flow, (src, dst) in sorted(ab.items()):
-	    print('  flow %d: A->B %s -> %s, B->A %s -> %s' % (flow, src, dst, *ba[flow]))
+	ab, ba = flow_pairs(msgs)
 	a_srcs = {src for src, dst in ab.values()}
 	if len(a_srcs) != flows:
 	    fail('A->B: %d flows left from %d addresses, expected %d' % (flows, len(a_srcs), flows))
@@ -188,55 +108,30 @@ check()
 	    fail('A->B: a destination outside %s' % b_net)
 	if not all(src in b_net and dst in a_net for src, dst in ba.values()):
 	    fail('B->A: a pair not from %s to %s' % (b_net, a_net))
-	mirrored = {(dst, src) for src, dst in ba.values()}
-	if mirrored != pairs_ab:
-	    fail('the B->A pairs are not the A->B pairs mirrored')
-	if any(ba[f] != (dst, src) for f, (src, dst) in ab.items()):
-	    fail('a flow is not on the same pair both ways')
+	mirrored(ab, ba)
 	# The bootstrap, on the ping flow: to B's endpoint until B answered
 	# from inside its prefix, then to B's end of the pair.
-	ping_ab = [(s, d) for f, s, d in msgs['ab'] if f == 'ping']
-	ping_ba = [(s, d) for f, s, d in msgs['ba'] if f == 'ping']
-	if len(ping_ab) < 2 or len(set(ping_ba)) != 1:
-	    fail('ping: %d messages A->B, B->A from %d pairs' % (len(ping_ab), len(set(ping_ba))))
-	b_p, a_p = ping_ba[0]
-	if ping_ab[0] != (a_p, b_endpoint) or set(ping_ab[1:]) != {(a_p, b_p)} or \
-	   a_p not in a_net or b_p not in b_net:
-	    fail('ping: no bootstrap a_p -> endpoint, b_p -> a_p, a_p -> b_p: A->B %s, B->A %s' %
-	         ([tuple(map(str, p)) for p in ping_ab], (str(b_p), str(a_p))))
-	print('ping: A->B %s -> %s first, then -> %s; B->A %s -> %s' % (a_p, b_endpoint, b_p, b_p, a_p))
+	bootstrap(msgs, b_endpoint, a_net, b_net)
 	print('A->B: %d flows on %d pairs %s -> %s; B->A: the same %d pairs mirrored; %d messages each way' %
-	      (flows, len(pairs_ab), a_net, b_net, len(mirrored), len(msgs['ab'])))
+	      (flows, len(pairs_ab), a_net, b_net, len(pairs_ab), len(msgs['ab'])))
 	PY
 }
 
 started=$SECONDS
 say "=== 1. B spreads nothing: A sends to B's endpoint only"
 # The first ping waits for the handshake, staged; checked at the end.
-capture_start nopeer
-ping_all "$a" 198.51.100.2 3
-udp_rounds 1
-udp_rounds "$rounds"
-capture_stop nopeer
-check nopeer || fail "step 1: see above"
+captured nopeer || fail "step 1: see above"
 
 say "=== 2. B spreads sources from $b_net: pairs, mirrored"
 n "$b" "$CTL" set "$bif" spread-prefix "$b_net" || fail "flowspreadctl set $bif spread-prefix failed"
-capture_start mirrored
-ping_all "$a" 198.51.100.2 3
-udp_rounds 1
-udp_rounds "$rounds"
-capture_stop mirrored
-check mirrored || fail "step 2: see above"
+captured mirrored || fail "step 2: see above"
 
 say "=== ping both ways and wg show on both ends"
 ping_all "$a" 198.51.100.2 3
 ping_all "$b" 198.51.100.1 3
 for side in "$a $aif $b_pub" "$b $bif $a_pub"; do
 	read -r ns ifname pub <<<"$side"
-	n "$ns" wg show "$ifname"
-	[[ $(wg_show_field "$ns" "$ifname" latest-handshakes "$pub") -gt 0 ]] ||
-		fail "wg show $ifname: no handshake with the peer"
+	wg_show_handshake "$ns" "$ifname" "$pub"
 	read -r rx tx <<<"$(wg_show_field "$ns" "$ifname" transfer "$pub")"
 	((rx > 0 && tx > 0)) || fail "wg show $ifname: transfer $rx received, $tx sent"
 done

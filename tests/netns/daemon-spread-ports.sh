@@ -46,16 +46,9 @@ a_ports=40000-40063
 b_ports=41000-41063
 started=$SECONDS
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 192.0.2.1/24 dev veth0
-ip -n "$b" addr add 192.0.2.2/24 dev veth0
-
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+two_hosts 192.0.2.1/24 192.0.2.2/24
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 # reserved NS: the namespace's net.ipv4.ip_local_reserved_ports.
 reserved() { ip netns exec "$1" cat /proc/sys/net/ipv4/ip_local_reserved_ports; }
@@ -93,113 +86,32 @@ refused()
 	say "  log: $(log_since "$ifname" | grep -F "$what")"
 }
 
-# A UDP echo server in B, on the tunnel address (python itself is $!).
-echo_server()
+# captured STEP: pings and $flows UDP flows captured on A's veth as STEP
+# (data messages both ways: 128 bytes for a ping, 160 to 160 + 16 * 7 for
+# the flows), then checked.
+captured()
 {
-	ip netns exec "$b" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.51.100.2", 9000))
-while True:
-    data, peer = s.recvfrom(2048)
-    s.sendto(data, peer)
-' &
-	echo_pid=$!
-	track "$echo_pid"
-	until_true 5 bash -c "ss -N $b -uanH 'sport = :9000' | grep -q ." || fail "the echo server did not start"
-}
-
-# udp_rounds COUNT: every flow sends COUNT datagrams, one at a time, and
-# each must come back.
-udp_rounds()
-{
-	n "$a" python3 - "$flows" "$1" <<-'PY' || fail "$1 round(s) of $flows UDP flows did not all come back"
-	import socket, sys
-	flows, count = int(sys.argv[1]), int(sys.argv[2])
-	lost = 0
-	for i in range(flows):
-	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-	    s.bind(('198.51.100.1', 9100 + i))
-	    s.settimeout(2)
-	    for k in range(count):
-	        data = bytes([i]) * (100 + 16 * i)
-	        s.sendto(data, ('198.51.100.2', 9000))
-	        try:
-	            if s.recv(2048) != data:
-	                lost += 1
-	        except socket.timeout:
-	            lost += 1
-	    s.close()
-	if lost:
-	    print('%d datagrams did not come back' % lost, file=sys.stderr)
-	    sys.exit(1)
-	PY
-}
-
-# capture_start NAME / capture_stop NAME: data messages (ping: 128 bytes;
-# the flows: 160 to 160 + 16 * 7) both ways on A's veth; capture_stop
-# leaves tcpdump's text in $fs_tmp/NAME.txt.
-capture_start()
-{
-	ip netns exec "$a" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" \
+	capture_flows "$1" "$a" \
 		'ip and udp and (udp[4:2] = 136 or (udp[4:2] >= 168 and udp[4:2] <= 280))' \
-		2>"$fs_tmp/$1.err" &
-	capture_pid=$!
-	track "$capture_pid"
-	until_true 5 grep -q 'listening on' "$fs_tmp/$1.err" || fail "tcpdump did not start: $(cat "$fs_tmp/$1.err")"
-}
-capture_stop()
-{
-	sleep 0.3
-	kill -INT "$capture_pid"
-	reap "$capture_pid"
-	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.txt"
-	chat "$(cat "$fs_tmp/$1.txt")"
+		198.51.100.1 198.51.100.2 9000 "$flows" "$rounds"
+	check "$1"
 }
 
 # check STEP: what the capture of STEP must show (see the top).
 check()
 {
-	python3 - "$1" "$fs_tmp/$1.txt" "$flows" "$((rounds + 1))" "$a_ports" "$b_ports" <<-'PY'
-	import sys
-	step, path, flows, per_flow = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-	a_lo, a_hi = map(int, sys.argv[5].split('-'))
-	b_lo, b_hi = map(int, sys.argv[6].split('-'))
-	def fail(msg):
-	    print('FAIL: %s: %s' % (step, msg), file=sys.stderr)
-	    sys.exit(1)
-	# "TIME IP SRC.PORT > DST.PORT: UDP, length N"
+	capture_check "$1" "$flows" "$((rounds + 1))" "$a_ports" "$b_ports" <<-'PY'
+	a_lo, a_hi = map(int, args[0].split('-'))
+	b_lo, b_hi = map(int, args[1].split('-'))
 	msgs = {'ab': [], 'ba': []}
-	for line in open(path):
-	    t = line.split()
-	    if len(t) < 8 or t[1] != 'IP' or t[-2] != 'length':
-	        continue
-	    src, sport = t[2].rsplit('.', 1)
-	    dst, dport = t[4].rstrip(':').rsplit('.', 1)
-	    length = int(t[-1])
-	    flow = 'ping' if length == 128 else (length - 160) // 16
+	for flow, src, sport, dst, dport, line in datagrams('IP'):
 	    if (src, dst) == ('192.0.2.1', '192.0.2.2'):
-	        msgs['ab'].append((flow, int(sport), int(dport)))
+	        msgs['ab'].append((flow, sport, dport))
 	    elif (src, dst) == ('192.0.2.2', '192.0.2.1'):
-	        msgs['ba'].append((flow, int(sport), int(dport)))
+	        msgs['ba'].append((flow, sport, dport))
 	    else:
-	        fail('unexpected addresses: ' + line.strip())
-	def per_flow_ports(way):
-	    ports = {}
-	    for flow, sport, dport in msgs[way]:
-	        if flow != 'ping':
-	            ports.setdefault(flow, []).append((sport, dport))
-	    if sorted(ports) != list(range(flows)):
-	        fail('%s: data messages of flows %s, expected 0..%d' % (way, sorted(ports), flows - 1))
-	    for flow, seen in ports.items():
-	        if len(seen) != per_flow:
-	            fail('%s: flow %d: %d data messages, expected %d' % (way, flow, len(seen), per_flow))
-	        if len(set(seen)) != 1:
-	            fail('%s: flow %d used more than one pair of ports: %s' % (way, flow, sorted(set(seen))))
-	    return {flow: seen[0] for flow, seen in ports.items()}
-	ab, ba = per_flow_ports('ab'), per_flow_ports('ba')
-	for flow in range(flows):
-	    print('  flow %d: A->B %d -> %d, B->A %d -> %d' % (flow, *ab[flow], *ba[flow]))
+	        fail('unexpected addresses: ' + line)
+	ab, ba = flow_pairs(msgs)
 	if not all(a_lo <= sport <= a_hi for sport, dport in ab.values()):
 	    fail('A->B: a source port outside %d-%d' % (a_lo, a_hi))
 	sports = {sport for sport, dport in ab.values()}
@@ -219,20 +131,8 @@ check()
 	    fail('A->B: %d flows on %d pairs of ports, expected %d or more' % (flows, len(pairs), flows - 1))
 	if not all(b_lo <= dport <= b_hi for sport, dport in pairs):
 	    fail('A->B: a destination port outside %d-%d' % (b_lo, b_hi))
-	if {(d, s) for s, d in ba.values()} != pairs:
-	    fail('the B->A pairs of ports are not the A->B ones mirrored')
-	if any(ba[f] != (d, s) for f, (s, d) in ab.items()):
-	    fail('a flow is not on the same pair of ports both ways')
-	ping_ab = [(s, d) for f, s, d in msgs['ab'] if f == 'ping']
-	ping_ba = [(s, d) for f, s, d in msgs['ba'] if f == 'ping']
-	if len(ping_ab) < 2 or len(set(ping_ba)) != 1:
-	    fail('ping: %d messages A->B, B->A from %d pairs' % (len(ping_ab), len(set(ping_ba))))
-	b_p, a_p = ping_ba[0]
-	if ping_ab[0] != (a_p, 51821) or set(ping_ab[1:]) != {(a_p, b_p)} or \
-	   not a_lo <= a_p <= a_hi or not b_lo <= b_p <= b_hi:
-	    fail('ping: no bootstrap a_p -> 51821, b_p -> a_p, a_p -> b_p: A->B %s, B->A %s' %
-	         (ping_ab, ping_ba))
-	print('ping: A->B %d -> 51821 first, then -> %d; B->A %d -> %d' % (a_p, b_p, b_p, a_p))
+	mirrored(ab, ba)
+	bootstrap(msgs, 51821, range(a_lo, a_hi + 1), range(b_lo, b_hi + 1))
 	print('A->B: %d flows on %d pairs of ports %d-%d -> %d-%d (%d distinct source ports); '
 	      'B->A: the same pairs mirrored; %d + %d messages' %
 	      (flows, len(pairs), a_lo, a_hi, b_lo, b_hi, len(sports), len(msgs['ab']), len(msgs['ba'])))
@@ -250,7 +150,7 @@ n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
 tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
-echo_server
+udp_echo_server "$b" 198.51.100.2 9000; echo_pid=$REPLY
 
 say "=== (b) a port of the range held by another process: refused"
 [[ -z $(reserved "$a") ]] || fail "a fresh namespace reserves ports: $(reserved "$a")"
@@ -272,12 +172,7 @@ say "sockets of flowspreadd on 40000-40063: $count"
 ((count == 64)) || fail "$count sockets of flowspreadd on 40000-40063, expected 64: $(udp_sockets "$a" 40000 40063)"
 
 # The first ping waits for the handshake, staged; checked at the end.
-capture_start stock
-ping_all "$a" 198.51.100.2 3
-udp_rounds 1
-udp_rounds "$rounds"
-capture_stop stock
-check stock || fail "(a): see above"
+captured stock || fail "(a): see above"
 ping_all "$a" 198.51.100.2 5
 iperf tcp "$b" 198.51.100.2 "$a" -t 3 >"$fs_tmp/tcp.res"
 read -r _ bps _ <"$fs_tmp/tcp.res"
@@ -324,7 +219,7 @@ n "$b" "$CTL" set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 spread-pa
 	fail "flowspreadctl set $bif failed"
 tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
-echo_server
+udp_echo_server "$b" 198.51.100.2 9000; echo_pid=$REPLY
 [[ $(reserved "$b") == "$b_ports" ]] || fail "B reserved \"$(reserved "$b")\", expected $b_ports"
 # A session without data (the keepalive that persistent-keepalive sends at
 # once goes to the endpoint, from the listen port): neither end has seen
@@ -333,19 +228,10 @@ n "$a" wg set "$aif" peer "$b_pub" persistent-keepalive 25 || fail "persistent-k
 until_true 10 bash -c "[[ \$(ip netns exec $a wg show $aif latest-handshakes | awk '{print \$2}') != 0 ]]" ||
 	fail "no handshake after the keepalive"
 
-capture_start mirrored
-ping_all "$a" 198.51.100.2 3
-udp_rounds 1
-udp_rounds "$rounds"
-capture_stop mirrored
-check mirrored || fail "(c): see above"
+captured mirrored || fail "(c): see above"
 ping_all "$b" 198.51.100.1 3
-for side in "$a $aif $b_pub" "$b $bif $a_pub"; do
-	read -r ns ifname pub <<<"$side"
-	n "$ns" wg show "$ifname"
-	[[ $(wg_show_field "$ns" "$ifname" latest-handshakes "$pub") -gt 0 ]] ||
-		fail "wg show $ifname: no handshake with the peer"
-done
+wg_show_handshake "$a" "$aif" "$b_pub"
+wg_show_handshake "$b" "$bif" "$a_pub"
 daemon_stop "$aif" || fail "flowspreadd $aif exited with status $?"
 daemon_stop "$bif" || fail "flowspreadd $bif exited with status $?"
 [[ -z $(reserved "$a")$(reserved "$b") ]] || fail "still reserved after exit: A $(reserved "$a"), B $(reserved "$b")"

@@ -24,17 +24,11 @@ set -u
 require_daemon tcpdump python3 iperf3
 
 flows=8
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 2001:db8:1::1/64 dev veth0 nodad
-ip -n "$b" addr add 2001:db8:1::2/64 dev veth0 nodad
+two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 ip -n "$b" -6 route add 2001:db8:ff::/64 via 2001:db8:1::1
 
-wg genkey >"$fs_tmp/a.key"
-wg genkey >"$fs_tmp/b.key"
-a_pub=$(wg pubkey <"$fs_tmp/a.key")
-b_pub=$(wg pubkey <"$fs_tmp/b.key")
+keypair a; a_pub=$REPLY
+keypair b; b_pub=$REPLY
 
 wg_ifname; aif=$REPLY
 wg_ifname; bif=$REPLY

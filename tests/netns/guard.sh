@@ -36,11 +36,7 @@ fs_tmp=$(mktemp -d "${TMPDIR:-/tmp}/flowspread-netns.XXXXXX") || fail "mktemp -d
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ns_create a; a=$REPLY
-ns_create b; b=$REPLY
-veth_pair "$a" "$b"
-ip -n "$a" addr add 2001:db8:1::1/64 dev veth0 nodad
-ip -n "$b" addr add 2001:db8:1::2/64 dev veth0 nodad
+two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 ip -n "$b" -6 route add "$PREFIX" via 2001:db8:1::1 || fail "cannot route $PREFIX from B to A"
 
 # no_tentative NS: DAD is over, so the link-local routes stop changing.

@@ -39,11 +39,9 @@ ip -n "$probe" addr add 2001:db8::1/64 dev veth0 nodad
 ip -n "$wgns" addr add 192.0.2.2/24 dev veth0
 ip -n "$wgns" addr add 2001:db8::2/64 dev veth0 nodad
 
-wg genkey >"$fs_tmp/probe.key"
-wg genkey >"$fs_tmp/wg.key"
+keypair probe; probe_pub=$REPLY
+keypair wg; wg_pub=$REPLY
 wg genpsk >"$fs_tmp/psk"
-probe_pub=$(wg pubkey <"$fs_tmp/probe.key")
-wg_pub=$(wg pubkey <"$fs_tmp/wg.key")
 
 wg_ifname; wgif=$REPLY
 wireguard_go_start "$wgns" "$wgif"

@@ -36,10 +36,8 @@ veth_pair "$probe" "$wgns"
 ip -n "$probe" addr add 192.0.2.1/24 dev veth0
 ip -n "$wgns" addr add 192.0.2.2/24 dev veth0
 
-wg genkey >"$fs_tmp/probe.key"
-wg genkey >"$fs_tmp/wg.key"
-probe_pub=$(wg pubkey <"$fs_tmp/probe.key")
-wg_pub=$(wg pubkey <"$fs_tmp/wg.key")
+keypair probe; probe_pub=$REPLY
+keypair wg; wg_pub=$REPLY
 
 wg_ifname; wgif=$REPLY
 wireguard_go_start "$wgns" "$wgif"

@@ -104,6 +104,33 @@ veth_pair()
 	ip -n "$2" link set veth0 up
 }
 
+# two_hosts ADDR_A ADDR_B: namespaces a and b (their names in $a and $b),
+# joined by veth0 with ADDR_A in a and ADDR_B in b (PREFIX/LEN; IPv6 ones
+# without duplicate address detection).
+two_hosts()
+{
+	local nodad
+
+	ns_create a; a=$REPLY
+	ns_create b; b=$REPLY
+	veth_pair "$a" "$b"
+	set -- "$a" "$1" "$b" "$2"
+	while (($#)); do
+		nodad=()
+		[[ $2 == *:* ]] && nodad=(nodad)
+		ip -n "$1" addr add "$2" dev veth0 "${nodad[@]}" || fail "cannot add $2 to veth0 in $1"
+		shift 2
+	done
+}
+
+# keypair NAME: a fresh private key in $fs_tmp/NAME.key; its public key in
+# $REPLY.
+keypair()
+{
+	wg genkey >"$fs_tmp/$1.key" || fail "wg genkey failed"
+	REPLY=$(wg pubkey <"$fs_tmp/$1.key") || fail "wg pubkey failed"
+}
+
 # alive PID: true while PID runs (a zombie, not yet reaped, does not count).
 alive()
 {
@@ -200,6 +227,15 @@ wg_show_field()
 
 	ip netns exec "$ns" wg show "$ifname" "$field" |
 		awk -v k="$pub" '$1 == k { $1 = ""; print substr($0, 2) }'
+}
+
+# wg_show_handshake NS IFNAME PUB: shows "wg show IFNAME" and fails unless
+# IFNAME has had a handshake with the peer PUB.
+wg_show_handshake()
+{
+	n "$1" wg show "$2"
+	[[ $(wg_show_field "$1" "$2" latest-handshakes "$3") -gt 0 ]] ||
+		fail "wg show $2: no handshake with the peer"
 }
 
 # flowspreadd_start NS IFNAME [OPTION...]: runs "flowspreadd -f OPTION...
@@ -353,6 +389,172 @@ ping_none()
 	chat "$out"
 	[[ $out == *" 0 received"* ]] ||
 		fail "ping $* $addr from $ns: expected no reply, got: $(tail -n 2 <<<"$out")"
+}
+
+# udp_echo_server NS ADDR PORT: a python3 in NS that sends every UDP
+# datagram to ADDR:PORT back to where it came from; its PID in $REPLY
+# ("ip netns exec" execs: it is python itself).
+udp_echo_server()
+{
+	ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+' "$2" "$3" &
+	REPLY=$!
+	track "$REPLY"
+	until_true 5 bash -c "ss -N $1 -uanH 'sport = :$3' | grep -q ." || fail "the echo server did not start"
+}
+
+# udp_flows NS SRC DST PORT FLOWS COUNT: from NS, FLOWS inner UDP flows,
+# flow i (0 to FLOWS - 1) from SRC port 9100 + i to DST:PORT, each sending
+# COUNT datagrams of 100 + 16 i bytes, one at a time, and each must come
+# back (2 s each). The lengths tell the flows apart in a capture: over
+# WireGuard, flow i's data messages carry 160 + 16 i bytes of UDP payload
+# (capture_check counts on it).
+udp_flows()
+{
+	n "$1" python3 - "$2" "$3" "$4" "$5" "$6" <<-'PY' || fail "$6 round(s) of $5 UDP flows did not all come back"
+	import socket, sys
+	src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+	flows, count = int(sys.argv[4]), int(sys.argv[5])
+	family = socket.AF_INET6 if ':' in dst else socket.AF_INET
+	lost = 0
+	for i in range(flows):
+	    s = socket.socket(family, socket.SOCK_DGRAM)
+	    s.bind((src, 9100 + i))
+	    s.settimeout(2)
+	    for k in range(count):
+	        data = bytes([i]) * (100 + 16 * i)
+	        s.sendto(data, (dst, port))
+	        try:
+	            if s.recv(2048) != data:
+	                lost += 1
+	        except socket.timeout:
+	            lost += 1
+	    s.close()
+	if lost:
+	    print('%d datagrams did not come back' % lost, file=sys.stderr)
+	    sys.exit(1)
+	PY
+}
+
+# capture_start NAME NS FILTER / capture_stop NAME: tcpdump on veth0 in NS,
+# the packets FILTER (pcap-filter) lets through; capture_stop leaves
+# tcpdump's text in $fs_tmp/NAME.txt. One capture at a time.
+capture_start()
+{
+	ip netns exec "$2" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" "$3" \
+		2>"$fs_tmp/$1.err" &
+	fs_capture_pid=$!
+	track "$fs_capture_pid"
+	until_true 5 grep -q 'listening on' "$fs_tmp/$1.err" || fail "tcpdump did not start: $(cat "$fs_tmp/$1.err")"
+}
+capture_stop()
+{
+	sleep 0.3
+	kill -INT "$fs_capture_pid"
+	reap "$fs_capture_pid"
+	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.txt"
+	chat "$(cat "$fs_tmp/$1.txt")"
+}
+
+# capture_flows NAME NS FILTER SRC DST PORT FLOWS ROUNDS: captures as NAME
+# (capture_start NS FILTER) 3 pings from NS to DST, one warm-up round of
+# udp_flows NS SRC DST PORT FLOWS, then ROUNDS more.
+capture_flows()
+{
+	capture_start "$1" "$2" "$3"
+	ping_all "$2" "$5" 3
+	udp_flows "$2" "$4" "$5" "$6" "$7" 1
+	udp_flows "$2" "$4" "$5" "$6" "$7" "$8"
+	capture_stop "$1"
+}
+
+# capture_check NAME FLOWS PER_FLOW [ARG...] <<PYTHON: runs the python3
+# code on stdin, the checks of what capture NAME saw of FLOWS udp_flows
+# with PER_FLOW data messages each way per flow, with these defined:
+#   step (NAME), flows, per_flow, args (ARG...);
+#   fail(MSG): prints "FAIL: NAME: MSG" and exits 1;
+#   datagrams(FAMILY): what tcpdump printed as FAMILY ('IP' or 'IP6'),
+#     [(flow, src, sport, dst, dport, line)], flow 'ping' for 128 bytes
+#     (a default ping), else i for 160 + 16 i (strings; ports int);
+#   flow_pairs(msgs): from msgs {'ab': A->B, 'ba': B->A, each
+#     [(flow, x, y)]}, the one (x, y) of each flow per way, {flow: (x, y)}
+#     for 'ab' and for 'ba', printed; fails unless every flow has PER_FLOW
+#     messages each way, all with the same (x, y);
+#   mirrored(ab, ba): fails unless B->A uses the A->B pairs mirrored, each
+#     flow both ways on the same one;
+#   bootstrap(msgs, endpoint, a_range, b_range): the (a_p, b_p) of the
+#     ping flow, printed; fails unless its first message A->B went
+#     a_p -> ENDPOINT, B answered b_p -> a_p and A then sent a_p -> b_p,
+#     a_p in A_RANGE and b_p in B_RANGE.
+capture_check()
+{
+	local name=$1 prelude
+	shift
+
+	prelude=$(cat <<-'PY'
+	import sys
+	step, path = sys.argv[1], sys.argv[2]
+	flows, per_flow, args = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+	def fail(msg):
+	    print('FAIL: %s: %s' % (step, msg), file=sys.stderr)
+	    sys.exit(1)
+	def datagrams(family):
+	    # "TIME IP SRC.PORT > DST.PORT: UDP, length N"
+	    got = []
+	    for line in open(path):
+	        t = line.split()
+	        if len(t) < 8 or t[1] != family or t[-2] != 'length':
+	            continue
+	        src, sport = t[2].rsplit('.', 1)
+	        dst, dport = t[4].rstrip(':').rsplit('.', 1)
+	        length = int(t[-1])
+	        flow = 'ping' if length == 128 else (length - 160) // 16
+	        got.append((flow, src, int(sport), dst, int(dport), line.strip()))
+	    return got
+	def flow_pairs(msgs):
+	    def one_way(way):
+	        pairs = {}
+	        for flow, x, y in msgs[way]:
+	            if flow != 'ping':
+	                pairs.setdefault(flow, []).append((x, y))
+	        if sorted(pairs) != list(range(flows)):
+	            fail('%s: data messages of flows %s, expected 0..%d' % (way, sorted(pairs), flows - 1))
+	        for flow, seen in pairs.items():
+	            if len(seen) != per_flow:
+	                fail('%s: flow %d: %d data messages, expected %d' % (way, flow, len(seen), per_flow))
+	            if len(set(seen)) != 1:
+	                fail('%s: flow %d used more than one pair: %s' %
+	                     (way, flow, sorted('%s -> %s' % p for p in set(seen))))
+	        return {flow: seen[0] for flow, seen in pairs.items()}
+	    ab, ba = one_way('ab'), one_way('ba')
+	    for flow in range(flows):
+	        print('  flow %d: A->B %s -> %s, B->A %s -> %s' % (flow, *ab[flow], *ba[flow]))
+	    return ab, ba
+	def mirrored(ab, ba):
+	    if {(y, x) for x, y in ba.values()} != set(ab.values()):
+	        fail('the B->A pairs are not the A->B ones mirrored')
+	    if any(ba[f] != (y, x) for f, (x, y) in ab.items()):
+	        fail('a flow is not on the same pair both ways')
+	def bootstrap(msgs, endpoint, a_range, b_range):
+	    ping_ab = [(x, y) for f, x, y in msgs['ab'] if f == 'ping']
+	    ping_ba = [(x, y) for f, x, y in msgs['ba'] if f == 'ping']
+	    if len(ping_ab) < 2 or len(set(ping_ba)) != 1:
+	        fail('ping: %d messages A->B, B->A from %d pairs' % (len(ping_ab), len(set(ping_ba))))
+	    b_p, a_p = ping_ba[0]
+	    if ping_ab[0] != (a_p, endpoint) or set(ping_ab[1:]) != {(a_p, b_p)} or 	       a_p not in a_range or b_p not in b_range:
+	        fail('ping: no bootstrap a_p -> %s, b_p -> a_p, a_p -> b_p: A->B %s, B->A %s' %
+	             (endpoint, ['%s -> %s' % p for p in ping_ab], '%s -> %s' % (b_p, a_p)))
+	    print('ping: A->B %s -> %s first, then -> %s; B->A %s -> %s' % (a_p, endpoint, b_p, b_p, a_p))
+	    return a_p, b_p
+	PY
+	)
+	python3 -c "$prelude"$'\n'"$(cat)" "$name" "$fs_tmp/$name.txt" "$@"
 }
 
 # wait_tcp_listen NS PORT: waits (5 s) for a TCP listener on PORT in NS.
