@@ -122,6 +122,7 @@ struct fs_peer {
 	pthread_mutex_t endpoints_lock;
 	struct fs_endpoints *endpoints;
 	uint64_t last_learn;			/* atomic: last learn() of the current source */
+	bool endpoint_unlearned;		/* atomic: "endpoint" moved, the table not yet */
 	uint8_t spread_role;			/* atomic: enum fs_spread_role, by the static keys */
 	/*
 	 * The peer's end of the pairs: its spread_prefix and spread_ports as

@@ -239,6 +239,9 @@ static void note_seen(uint64_t *seen, uint64_t now)
  * are inside its configured prefixes (ports) and so is the current
  * endpoint, that is not roaming: all of them reach the same host, so the
  * current endpoint stays, and the table hears of it once a second.
+ * Sources that change faster than the table is told (more than one new
+ * one a millisecond) still become the current endpoint at once; the
+ * table learns the newest of them in the next millisecond.
  */
 void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from, uint64_t now)
 {
@@ -246,6 +249,7 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 	struct fs_endpoint_local local;
 	struct fs_endpoint current;
 	unsigned int inside, current_inside = 0;
+	uint64_t since;
 	bool has;
 
 	fs_peer_get_endpoint(peer, &current, &has);
@@ -259,20 +263,36 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 		note_seen(&peer->seen_in_prefix, now);
 	if (inside & INSIDE_PORTS)
 		note_seen(&peer->seen_in_ports, now);
-	if (has && now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED) < FS_NSEC_PER_SEC) {
-		if (fs_endpoint_same(&current, from))
+	since = now - __atomic_load_n(&peer->last_learn, __ATOMIC_RELAXED);
+	if (has && since < FS_NSEC_PER_SEC) {
+		if (fs_endpoint_same(&current, from) &&
+		    !__atomic_load_n(&peer->endpoint_unlearned, __ATOMIC_RELAXED))
 			return;
 		if ((inside & current_inside & INSIDE_PREFIX) ||
 		    ((inside & current_inside & INSIDE_PORTS) &&
 		     !memcmp(ip_of(&from->addr), ip_of(&current.addr),
 			     from->addr.sa.sa_family == AF_INET6 ? 16 : 4)))
 			return;
+		/*
+		 * A source that changes with every packet (a peer spreading
+		 * toward us without its prefix configured here): the newest
+		 * still wins at once, and the table hears of it at most once a
+		 * millisecond, rather than taking its lock per packet.
+		 */
+		if (since < FS_NSEC_PER_MSEC) {
+			if (!fs_endpoint_same(&current, from)) {
+				fs_peer_set_endpoint(peer, from);
+				__atomic_store_n(&peer->endpoint_unlearned, true, __ATOMIC_RELAXED);
+			}
+			return;
+		}
 	}
 	local_of(&local, from);
 	pthread_mutex_lock(&peer->endpoints_lock);
 	if (fs_endpoints_learn(peer->endpoints, &from->addr, &local, now) >= 0) {
 		fs_peer_set_endpoint(peer, from);
 		__atomic_store_n(&peer->last_learn, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&peer->endpoint_unlearned, false, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&peer->endpoints_lock);
 }
