@@ -55,6 +55,9 @@ bool fs_endpoint_parse(union fs_sockaddr *out, const char *text, char *err, size
 char *fs_endpoint_format(char out[FS_ENDPOINT_STRLEN], const union fs_sockaddr *endpoint);
 bool fs_endpoint_equal(const union fs_sockaddr *a, const union fs_sockaddr *b);
 socklen_t fs_sockaddr_len(const union fs_sockaddr *endpoint);
+/* The address bytes (in_addr or in6_addr) and the port (host order) of an IPv4 or IPv6 one. */
+const void *fs_sockaddr_ip(const union fs_sockaddr *endpoint);
+uint16_t fs_sockaddr_port(const union fs_sockaddr *endpoint);
 
 /* Accepts host bits set (as wg does) and keeps them; fs_prefix_mask clears them. */
 bool fs_prefix_parse(struct fs_prefix *out, const char *text, char *err, size_t errlen);

@@ -236,7 +236,7 @@ struct fs_device {
 	 * replaced only while the workers are stopped; the range reserved in
 	 * ip_local_reserved_ports, ports_added[] saying which ports we added.
 	 */
-	int *port_fds;
+	int *port_fds;			/* fs_port_index(port_fds_low, n_port_fds, port) */
 	unsigned int n_port_fds;
 	uint16_t port_fds_low;
 	uint8_t ports_added[FS_SPREAD_PORTS_MAX / 8];
@@ -257,6 +257,12 @@ struct fs_device {
 
 	struct fs_drop_stats drops;
 };
+
+/* Index of port in the n ports from low, or -1 (port 0 is never one of them). */
+static inline int fs_port_index(uint16_t low, unsigned int n, uint16_t port)
+{
+	return port && port >= low && (unsigned int)(port - low) < n ? port - low : -1;
+}
 
 /* device.c */
 int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_workers);
@@ -323,9 +329,14 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 		    struct fs_spread_memo *memo);
 /* Control thread, dev->lock held: publishes the peer's spread_prefix and spread_ports. */
 int fs_peer_publish_spread(struct fs_peer *peer);
-/* A fresh snapshot of prefixes and ports (NULL without memory); free() or call_rcu it. */
+/* A fresh snapshot of prefixes and ports (NULL without memory). */
 struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefixes, size_t n,
 						  bool has_ports, const struct fs_port_range *ports);
+/* Control thread: s (may be NULL) replaces *slot; the old one is freed after a grace period. */
+void fs_spread_settings_publish(struct fs_spread_settings **slot, struct fs_spread_settings *s);
+/* Whether addr (of family) lies in one of the snapshot's prefixes. */
+bool fs_spread_settings_contains(const struct fs_spread_settings *s, int family,
+				 const void *addr);
 /* Worker, RCU read side: whether a local address is one of our spread prefixes. */
 bool fs_device_is_spread_address(struct fs_device *dev, const struct fs_endpoint *endpoint);
 

@@ -278,6 +278,19 @@ socklen_t fs_sockaddr_len(const union fs_sockaddr *endpoint)
 	return 0;
 }
 
+const void *fs_sockaddr_ip(const union fs_sockaddr *endpoint)
+{
+	if (endpoint->sa.sa_family == AF_INET)
+		return &endpoint->in.sin_addr;
+	return &endpoint->in6.sin6_addr;
+}
+
+uint16_t fs_sockaddr_port(const union fs_sockaddr *endpoint)
+{
+	return ntohs(endpoint->sa.sa_family == AF_INET ? endpoint->in.sin_port
+						       : endpoint->in6.sin6_port);
+}
+
 /* --- prefixes -------------------------------------------------------------- */
 
 static unsigned int family_bits(int family)

@@ -389,15 +389,10 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 	return 0;
 }
 
-static void spread_free_rcu(struct rcu_head *head)
-{
-	free(caa_container_of(head, struct fs_spread_settings, rcu));
-}
-
 /* Publishes the datapath's view of the spreading settings (lock held). */
 static void publish_spread(struct fs_device *dev)
 {
-	struct fs_spread_settings *old = dev->spread, *spread;
+	struct fs_spread_settings *spread;
 
 	spread = fs_spread_settings_new(dev->spread_prefixes, dev->n_spread_prefixes,
 					dev->has_spread_ports, &dev->spread_ports);
@@ -408,30 +403,15 @@ static void publish_spread(struct fs_device *dev)
 	spread->mode = dev->spread_mode != FS_SPREAD_DEFAULT ? dev->spread_mode :
 		       dev->n_spread_prefixes ? FS_SPREAD_ADDRESSES : FS_SPREAD_OFF;
 	spread->pairs = dev->spread_pairs;
-	rcu_assign_pointer(dev->spread, spread);
-	if (old)
-		urcu_memb_call_rcu(&old->rcu, spread_free_rcu);
+	fs_spread_settings_publish(&dev->spread, spread);
 }
 
 bool fs_device_is_spread_address(struct fs_device *dev, const struct fs_endpoint *endpoint)
 {
 	const struct fs_spread_settings *spread = rcu_dereference(dev->spread);
-	const struct fs_prefix *list;
-	size_t n;
 
-	if (!spread || !endpoint->has_src)
-		return false;
-	if (endpoint->addr.sa.sa_family == AF_INET6) {
-		list = spread->v6;
-		n = spread->n_v6;
-	} else {
-		list = spread->v4;
-		n = spread->n_v4;
-	}
-	for (size_t i = 0; i < n; ++i)
-		if (fs_prefix_contains(&list[i], list[i].family, &endpoint->src))
-			return true;
-	return false;
+	return spread && endpoint->has_src &&
+	       fs_spread_settings_contains(spread, endpoint->addr.sa.sa_family, &endpoint->src);
 }
 
 /* Freebind while there are local spread prefixes to send from (socket.c says why). */

@@ -68,13 +68,6 @@ static bool is_empty(const struct fs_endpoint_entry *e)
 	return !is_ip(&e->addr);
 }
 
-static const void *ip_bytes(const union fs_sockaddr *a)
-{
-	if (a->sa.sa_family == AF_INET)
-		return &a->in.sin_addr;
-	return &a->in6.sin6_addr;
-}
-
 static bool is_fresh(const struct fs_endpoint_entry *e, uint64_t now)
 {
 	return e->has_rx && (e->last_rx >= now || now - e->last_rx < TRUST_WINDOW);
@@ -320,7 +313,7 @@ static void carry_prefixes(struct carry *c)
 			    is_configured_address(t, &e->addr))
 				continue;
 			if (fs_prefix_contains(&prefixes(t)[p], e->addr.sa.sa_family,
-					       ip_bytes(&e->addr)))
+					       fs_sockaddr_ip(&e->addr)))
 				fold_into_prefix(c, i, to);
 		}
 	}
@@ -447,7 +440,7 @@ static int find(const struct fs_endpoints *t, const union fs_sockaddr *src)
 		if (fs_endpoint_equal(&t->entry[i].addr, src))
 			return i;
 	for (int p = 0; p < t->n_prefixes; ++p)
-		if (fs_prefix_contains(&prefixes(t)[p], src->sa.sa_family, ip_bytes(src)))
+		if (fs_prefix_contains(&prefixes(t)[p], src->sa.sa_family, fs_sockaddr_ip(src)))
 			return first_prefix(t) + p;
 	for (int i = first_learned(t); i < t->n_entries; ++i)
 		if (fs_endpoint_equal(&t->entry[i].addr, src))

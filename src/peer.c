@@ -180,26 +180,24 @@ static void publish_current(struct fs_peer *peer)
 }
 
 /* Whether an address (of family "family") is inside one of the snapshot's prefixes. */
-static bool spread_contains(const struct fs_spread_settings *s, int family, const void *addr)
+/* The snapshot's prefixes of one family. */
+static const struct fs_prefix *prefixes_of(const struct fs_spread_settings *s, int family,
+					   size_t *n)
 {
-	const struct fs_prefix *list = family == AF_INET6 ? s->v6 : s->v4;
-	size_t n = family == AF_INET6 ? s->n_v6 : s->n_v4;
+	*n = family == AF_INET6 ? s->n_v6 : s->n_v4;
+	return family == AF_INET6 ? s->v6 : s->v4;
+}
+
+bool fs_spread_settings_contains(const struct fs_spread_settings *s, int family,
+				 const void *addr)
+{
+	size_t n;
+	const struct fs_prefix *list = prefixes_of(s, family, &n);
 
 	for (size_t i = 0; i < n; ++i)
 		if (fs_prefix_contains(&list[i], family, addr))
 			return true;
 	return false;
-}
-
-static const void *ip_of(const union fs_sockaddr *a)
-{
-	return a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr
-					   : (const void *)&a->in.sin_addr;
-}
-
-static uint16_t port_of(const union fs_sockaddr *a)
-{
-	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
 }
 
 enum {
@@ -215,9 +213,9 @@ static unsigned int inside_remote(const struct fs_spread_settings *remote,
 
 	if (!remote || (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6))
 		return 0;
-	if (spread_contains(remote, a->sa.sa_family, ip_of(a)))
+	if (fs_spread_settings_contains(remote, a->sa.sa_family, fs_sockaddr_ip(a)))
 		inside |= INSIDE_PREFIX;
-	port = port_of(a);
+	port = fs_sockaddr_port(a);
 	if (remote->has_ports && port >= remote->ports.low && port <= remote->ports.high)
 		inside |= INSIDE_PORTS;
 	return inside;
@@ -270,7 +268,7 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 			return;
 		if ((inside & current_inside & INSIDE_PREFIX) ||
 		    ((inside & current_inside & INSIDE_PORTS) &&
-		     !memcmp(ip_of(&from->addr), ip_of(&current.addr),
+		     !memcmp(fs_sockaddr_ip(&from->addr), fs_sockaddr_ip(&current.addr),
 			     from->addr.sa.sa_family == AF_INET6 ? 16 : 4)))
 			return;
 		/*
@@ -476,9 +474,18 @@ static void spread_settings_free_rcu(struct rcu_head *head)
 	free(caa_container_of(head, struct fs_spread_settings, rcu));
 }
 
+void fs_spread_settings_publish(struct fs_spread_settings **slot, struct fs_spread_settings *s)
+{
+	struct fs_spread_settings *old = *slot;
+
+	rcu_assign_pointer(*slot, s);
+	if (old)
+		urcu_memb_call_rcu(&old->rcu, spread_settings_free_rcu);
+}
+
 int fs_peer_publish_spread(struct fs_peer *peer)
 {
-	struct fs_spread_settings *s = NULL, *old = peer->remote_spread;
+	struct fs_spread_settings *s = NULL;
 
 	if (peer->n_spread_prefixes || peer->has_spread_ports) {
 		s = fs_spread_settings_new(peer->spread_prefixes, peer->n_spread_prefixes,
@@ -486,9 +493,7 @@ int fs_peer_publish_spread(struct fs_peer *peer)
 		if (!s)
 			return -ENOMEM;
 	}
-	rcu_assign_pointer(peer->remote_spread, s);
-	if (old)
-		urcu_memb_call_rcu(&old->rcu, spread_settings_free_rcu);
+	fs_spread_settings_publish(&peer->remote_spread, s);
 	return 0;
 }
 
@@ -504,10 +509,8 @@ static void range_of(struct fs_spread_range *range, const struct fs_spread_setti
 		     int family, bool addresses, bool ports)
 {
 	memset(range, 0, sizeof(*range));
-	if (addresses) {
-		range->prefixes = family == AF_INET6 ? s->v6 : s->v4;
-		range->nprefixes = family == AF_INET6 ? s->n_v6 : s->n_v4;
-	}
+	if (addresses)
+		range->prefixes = prefixes_of(s, family, &range->nprefixes);
 	if (ports && s->has_ports) {
 		range->port_low = s->ports.low;
 		range->port_high = s->ports.high;

@@ -91,9 +91,10 @@ void fs_send_prepare_msghdr(struct msghdr *msg, union fs_sockaddr *name, void *c
  */
 static int fd_for_port(const struct fs_device *dev, uint16_t port)
 {
-	if (port && dev->n_port_fds && port >= dev->port_fds_low &&
-	    (unsigned int)(port - dev->port_fds_low) < dev->n_port_fds)
-		return dev->port_fds[port - dev->port_fds_low];
+	int i = fs_port_index(dev->port_fds_low, dev->n_port_fds, port);
+
+	if (i >= 0)
+		return dev->port_fds[i];
 	return dev->n_workers ? dev->udp_fds[0] : -1;
 }
 

@@ -112,7 +112,7 @@ struct fs_worker {
 	unsigned int gso_failures;
 	bool gso_disabled;
 
-	bool recv_armed, tun_armed, tun_readable, tun_dead, stopping;
+	bool tun_armed, tun_readable, tun_dead, stopping;
 	/*
 	 * Ports mode: the device's sockets of spread_ports, registered from
 	 * FILE_PORTS on in port order. Any worker sends by any of them; each
@@ -120,8 +120,9 @@ struct fs_worker {
 	 */
 	uint16_t port_low;
 	unsigned int n_ports, n_workers;
-	unsigned int ports_unarmed;	/* owned port sockets without a receive */
-	bool port_armed[FS_SPREAD_PORTS_MAX];
+	/* A multishot receive per socket it receives on (FILE_UDP, its ports). */
+	unsigned int unarmed;		/* how many of them have none */
+	bool armed[FILE_PORTS + FS_SPREAD_PORTS_MAX];
 	struct fs_spread_memo memo;	/* valid within one read_tun() */
 	struct fs_worker_stats stats;
 };
@@ -231,9 +232,11 @@ static void put_slot(struct fs_worker *w, uint32_t id)
 
 /* ---- arming ----------------------------------------------------------------- */
 
-static bool owns_port(const struct fs_worker *w, unsigned int i)
+/* Whether this worker receives on registered socket "file". */
+static bool receives_on(const struct fs_worker *w, unsigned int file)
 {
-	return i % w->n_workers == w->id;
+	return file == FILE_UDP || (file >= FILE_PORTS && file - FILE_PORTS < w->n_ports &&
+				    (file - FILE_PORTS) % w->n_workers == w->id);
 }
 
 /* A multishot receive on a socket: FILE_UDP or FILE_PORTS + i. */
@@ -247,28 +250,24 @@ static void arm_recv(struct fs_worker *w, unsigned int file)
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUF_GROUP;
 	io_uring_sqe_set_data64(sqe, user_data(OP_RECV, file));
-	if (file == FILE_UDP) {
-		w->recv_armed = true;
-	} else {
-		w->port_armed[file - FILE_PORTS] = true;
-		--w->ports_unarmed;
-	}
+	w->armed[file] = true;
+	--w->unarmed;
 	++w->inflight;
 }
 
-static void arm_ports(struct fs_worker *w)
+static void arm_receives(struct fs_worker *w)
 {
-	for (unsigned int i = 0; i < w->n_ports && w->ports_unarmed; ++i)
-		if (owns_port(w, i) && !w->port_armed[i])
-			arm_recv(w, FILE_PORTS + i);
+	for (unsigned int file = FILE_UDP; file < FILE_PORTS + w->n_ports && w->unarmed; ++file)
+		if (receives_on(w, file) && !w->armed[file])
+			arm_recv(w, file);
 }
 
 /* The socket a datagram from local port "port" leaves by (0: the listen socket). */
 static unsigned int file_for_port(const struct fs_worker *w, uint16_t port)
 {
-	if (port && port >= w->port_low && (unsigned int)(port - w->port_low) < w->n_ports)
-		return FILE_PORTS + (port - w->port_low);
-	return FILE_UDP;
+	int i = fs_port_index(w->port_low, w->n_ports, port);
+
+	return i < 0 ? FILE_UDP : FILE_PORTS + (unsigned int)i;
 }
 
 static void arm_tun_poll(struct fs_worker *w)
@@ -502,7 +501,8 @@ static struct tx_slot *open_slot(struct fs_worker *w)
 
 /*
  * Whether a data message of msglen bytes to peer may join the open slot:
- * same peer, room left, and every message but the last of equal length.
+ * same peer, socket and outer addresses, room left, and every message but
+ * the last of equal length.
  */
 static bool fits(const struct fs_worker *w, const struct tx_slot *slot, struct fs_peer *peer,
 		 const struct fs_endpoint *endpoint, unsigned int file, size_t msglen)
@@ -511,9 +511,7 @@ static bool fits(const struct fs_worker *w, const struct tx_slot *slot, struct f
 		return true;
 	return !w->gso_disabled && slot->peer == peer && slot->segments < GSO_MAX_SEGMENTS &&
 	       slot->len + msglen <= TX_BUF && msglen <= slot->segment && slot->file == file &&
-	       fs_endpoint_equal(&slot->endpoint.addr, &endpoint->addr) &&
-	       slot->endpoint.has_src == endpoint->has_src &&
-	       (!endpoint->has_src || !memcmp(&slot->endpoint.src, &endpoint->src, sizeof(endpoint->src)));
+	       fs_endpoint_same(&slot->endpoint, endpoint);
 }
 
 /* No keypair yet: keep the packet and ask the control thread for a handshake. */
@@ -728,14 +726,8 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 	switch (op_of(data)) {
 	case OP_RECV:
 		if (!more) {
-			unsigned int file = value_of(data);
-
-			if (file == FILE_UDP) {
-				w->recv_armed = false;
-			} else {
-				w->port_armed[file - FILE_PORTS] = false;
-				++w->ports_unarmed;
-			}
+			w->armed[value_of(data)] = false;
+			++w->unarmed;
 			--w->inflight;
 		}
 		if (cqe->res == -ENOBUFS)
@@ -814,10 +806,8 @@ static void process_completions(struct fs_worker *w)
 		read_tun(w, now);
 	publish_recycled(w);
 	if (!w->stopping) {
-		if (!w->recv_armed)
-			arm_recv(w, FILE_UDP);
-		if (w->ports_unarmed)
-			arm_ports(w);
+		if (w->unarmed)
+			arm_receives(w);
 		if (!w->tun_armed && w->tun_fd >= 0 && !w->tun_dead)
 			arm_tun_poll(w);
 	}
@@ -867,10 +857,10 @@ static int setup(struct fs_worker *w)
 		return -ENOMEM;
 	files[FILE_UDP] = w->udp_fd;
 	files[FILE_TUN] = w->tun_fd >= 0 ? w->tun_fd : w->udp_fd;
-	for (unsigned int i = 0; i < w->n_ports; ++i) {
+	for (unsigned int i = 0; i < w->n_ports; ++i)
 		files[FILE_PORTS + i] = dev->port_fds[i];
-		w->ports_unarmed += owns_port(w, i);
-	}
+	for (unsigned int file = FILE_UDP; file < FILE_PORTS + w->n_ports; ++file)
+		w->unarmed += receives_on(w, file);
 	ret = io_uring_register_files(&w->ring, files, FILE_PORTS + w->n_ports);
 	free(files);
 	if (ret)
@@ -884,8 +874,7 @@ static int setup(struct fs_worker *w)
 	/* Rounded up so that the control messages after the name stay aligned. */
 	w->rx_msg.msg_namelen = RX_NAME_SPACE;
 	w->rx_msg.msg_controllen = RX_CMSG_SPACE;
-	arm_recv(w, FILE_UDP);
-	arm_ports(w);
+	arm_receives(w);
 	if (w->tun_fd >= 0)
 		arm_tun_poll(w);
 	arm_stop(w);
