@@ -400,8 +400,15 @@ static void publish_spread(struct fs_device *dev)
 		fs_log_error("out of memory: spreading settings not updated");
 		return;
 	}
+	/*
+	 * Unset, the mode is "addresses" once there is a local prefix. Without
+	 * one there is nothing of ours to draw, but a peer's spread_prefix or
+	 * spread_ports still opts in to destination spreading: each flow then
+	 * goes to its own end of the peer's ranges (the end the peer uses for
+	 * it), rather than wherever the peer's latest packet came from.
+	 */
 	spread->mode = dev->spread_mode != FS_SPREAD_DEFAULT ? dev->spread_mode :
-		       dev->n_spread_prefixes ? FS_SPREAD_ADDRESSES : FS_SPREAD_OFF;
+		       dev->n_spread_prefixes ? FS_SPREAD_ADDRESSES : FS_SPREAD_BOTH;
 	spread->pairs = dev->spread_pairs;
 	fs_spread_settings_publish(&dev->spread, spread);
 }

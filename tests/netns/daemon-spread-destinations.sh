@@ -8,9 +8,12 @@
 # their length (flow i carries 100 + 16 i bytes of UDP payload, so its data
 # messages are 160 + 16 i bytes long).
 #
-# 1. B spreads nothing (no local prefix) while A has B's prefix configured:
-#    the opt-in condition is never met, since B never sends from inside its
-#    prefix, so A keeps sending to B's endpoint (its sources still spread).
+# 1. B has no local prefix while A has B's prefix configured: the opt-in
+#    condition is never met, since B never sends from inside its prefix, so
+#    A keeps sending to B's endpoint (its sources still spread). B has A's
+#    prefix and sees A inside it, so B sends each flow back to the address
+#    A sends it from (destination spreading needs no local prefix), not to
+#    wherever A's latest packet came from.
 # 2. B gets its prefix at run time. The first ping shows the bootstrap: A's
 #    first message goes a_p -> B's endpoint, B answers b_p -> a_p (it saw A
 #    inside A's prefix), then A sends a_p -> b_p. After that every UDP flow
@@ -98,7 +101,11 @@ check()
 	        fail("A->B: sent to B's prefix although B never sent from inside it")
 	    if any(src != b_endpoint for src, dst in ba.values()):
 	        fail('B->A: B spread sources without a local prefix')
-	    print('A->B: %d flows from %d addresses of %s, all to %s; B->A: all from %s' %
+	    # B has A's prefix and sees A inside it: each flow goes back to the
+	    # address A sends it from, however often B's endpoint for A moves.
+	    if any(ba[f][1] != ab[f][0] for f in ab):
+	        fail('B->A: a flow not sent to the address A sends it from')
+	    print('A->B: %d flows from %d addresses of %s, all to %s; B->A: all from %s, each to its own' %
 	          (flows, len(a_srcs), a_net, b_endpoint, b_endpoint))
 	    sys.exit(0)
 	pairs_ab = set(ab.values())
