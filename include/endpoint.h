@@ -241,6 +241,12 @@ const char *fs_endpoint_state_name(enum fs_endpoint_state state);
 /* Entries with an address: the number of endpoint_state lines. */
 size_t fs_endpoints_count(const struct fs_endpoints *table);
 /*
+ * The most entries with an address the table has held since it was built
+ * (configuration changes rebuild it): `endpoint_count_max=`, so a test or
+ * an operator checks the bound exactly instead of sampling the count.
+ */
+size_t fs_endpoints_count_max(const struct fs_endpoints *table);
+/*
  * Writes "ADDR:PORT,ORIGIN,AGE_MS,RTT_US,STATE" (the value of an
  * endpoint_state line, without key or newline) for entry index; false,
  * writing nothing, for an empty or out-of-range slot.

@@ -34,6 +34,7 @@ struct fs_endpoints {
 	uint16_t n_configured;		/* endpoint and alts */
 	uint16_t n_prefixes;
 	uint16_t n_entries;		/* n_configured + n_prefixes + limit + 1 */
+	uint16_t count_max;		/* most entries with an address since built */
 	struct fs_endpoint_entry entry[];
 	/* then struct fs_prefix prefix[n_prefixes] */
 };
@@ -200,6 +201,7 @@ static struct fs_endpoints *table_alloc(const struct fs_endpoints_config *config
 		prefixes(t)[i] = pfx[i];
 	}
 	t->entry[roaming(t)].origin = FS_ENDPOINT_ROAMING;
+	t->count_max = (uint16_t)n_cfg;
 	return t;
 }
 
@@ -378,6 +380,7 @@ struct fs_endpoints *fs_endpoints_reconfigure(const struct fs_endpoints *old,
 		t->current = c.map[old->current];
 	if (config->has_endpoint && (config->use_endpoint || t->current == NONE))
 		t->current = 0;
+	t->count_max = (uint16_t)fs_endpoints_count(t);
 	return t;
 }
 
@@ -429,6 +432,11 @@ size_t fs_endpoints_count(const struct fs_endpoints *table)
 	for (int i = 0; i < table->n_entries; ++i)
 		n += !is_empty(&table->entry[i]);
 	return n;
+}
+
+size_t fs_endpoints_count_max(const struct fs_endpoints *table)
+{
+	return table->count_max;
 }
 
 /* The entry src belongs to, or NONE. */
@@ -487,6 +495,15 @@ static void reuse(struct fs_endpoints *t, int i, const union fs_sockaddr *src)
 		t->pending = NONE;
 }
 
+/* After an entry may have been filled: the high-water mark of the count. */
+static void count_changed(struct fs_endpoints *t)
+{
+	size_t n = fs_endpoints_count(t);
+
+	if (n > t->count_max)
+		t->count_max = (uint16_t)n;
+}
+
 /* An entry for a source that has none, or is only in the roaming slot. */
 static int place(struct fs_endpoints *t, const union fs_sockaddr *src, int found, uint64_t now)
 {
@@ -513,15 +530,20 @@ int fs_endpoints_learn(struct fs_endpoints *table, const union fs_sockaddr *src,
 		       const struct fs_endpoint_local *local, uint64_t now)
 {
 	struct fs_endpoint_entry *e;
+	bool placed, filled;
 	int i;
 
 	if (!is_ip(src))
 		return NONE;
 	i = find(table, src);
-	if (i == NONE || i == roaming(table))
+	placed = i == NONE || i == roaming(table);
+	if (placed)
 		i = place(table, src, i, now);
 	e = &table->entry[i];
+	filled = placed || is_empty(e);
 	e->addr = *src;		/* a prefix entry takes the newest source */
+	if (filled)
+		count_changed(table);
 	if (local)
 		e->local = *local;
 	else

@@ -163,6 +163,7 @@ static void print_endpoint_table(struct buf *b, struct fs_peer *peer)
 
 	pthread_mutex_lock(&peer->endpoints_lock);
 	buf_printf(b, "endpoint_count=%zu\n", fs_endpoints_count(peer->endpoints));
+	buf_printf(b, "endpoint_count_max=%zu\n", fs_endpoints_count_max(peer->endpoints));
 	size = fs_endpoints_size(peer->endpoints);
 	for (size_t i = 0; i < size; ++i)
 		if (fs_endpoints_format_state(peer->endpoints, (int)i, now, state))

@@ -338,7 +338,7 @@ Test(endpoint, million_random_sources_stay_bounded, .timeout = 60)
 						      limits[l]);
 		struct fs_endpoints *t = table_new(&c, T0);
 		size_t memory = fs_endpoints_memory(t), n = l ? 200000 : 1000000;
-		size_t confirmed = 0, failed = 0;
+		size_t confirmed = 0, failed = 0, most = fs_endpoints_count(t);
 		uint64_t now = T0;
 
 		rng_state = 0x9e3779b97f4a7c15ULL + l;
@@ -376,9 +376,15 @@ Test(endpoint, million_random_sources_stay_bounded, .timeout = 60)
 				} else
 					fs_endpoints_handshake_complete(t, &src, NULL, now + MS);
 			}
+			if (fs_endpoints_count(t) > most)
+				most = fs_endpoints_count(t);
 			if (k % 10000 == 0)
 				check_invariants(t, &c, memory);
 		}
+		/* The high-water mark the daemon reports is the most ever held, exactly. */
+		cr_assert_eq(fs_endpoints_count_max(t), most, "count_max %zu, most seen %zu",
+			     fs_endpoints_count_max(t), most);
+		cr_assert_leq(most, fs_endpoints_size(t));
 		/* It churned: every learned slot full, handshakes confirmed and timed out. */
 		for (int i = 0; i < (int)fs_endpoints_size(t); ++i) {
 			const struct fs_endpoint_entry *e = fs_endpoints_entry(t, i);
@@ -511,6 +517,7 @@ Test(endpoint, prefix_sources_touch_only_the_prefix_entry)
 		cr_assert_eq(learn(t, text, now), 2);
 	}
 	cr_assert_eq(fs_endpoints_count(t), 3);	/* endpoint and two prefix entries */
+	cr_assert_eq(fs_endpoints_count_max(t), 3);	/* filling a prefix entry counts */
 	for (int i = 3; i < (int)fs_endpoints_size(t); ++i)
 		cr_assert_eq(fs_endpoints_entry(t, i)->addr.sa.sa_family, AF_UNSPEC);
 	cr_assert_eq(find(t, "[2001:db8:ff::27:270f]:11023"), 1);	/* the latest */
@@ -520,6 +527,7 @@ Test(endpoint, prefix_sources_touch_only_the_prefix_entry)
 	/* Just outside: a learned entry. */
 	cr_assert_eq(learn(t, "[2001:db8:fe::1]:1", now), 3);
 	cr_assert_eq(fs_endpoints_entry(t, 3)->origin, FS_ENDPOINT_LEARNED);
+	cr_assert_eq(fs_endpoints_count_max(t), 4);
 	fs_endpoints_free(t);
 }
 
@@ -877,6 +885,9 @@ Test(endpoint, reconfigure_resize_keeps_most_recent)
 	cr_assert_eq(find(u, "203.0.113.2:2"), 1);
 	cr_assert_eq(find(u, "203.0.113.6:6"), 2);
 	cr_assert_eq(fs_endpoints_count(u), 3);
+	/* Rebuilt: the high-water mark starts again from what was carried. */
+	cr_assert_eq(fs_endpoints_count_max(t), 7);
+	cr_assert_eq(fs_endpoints_count_max(u), 3);
 	assert_current(u, "203.0.113.2:2");
 	cr_assert_eq(fs_endpoints_entry(u, 1)->last_rx, T0 + 7 * SEC);
 	/* Down to none: the current source survives in the roaming slot. */
