@@ -48,9 +48,7 @@ say "=== the tunnel works with a stock peer"
 ping_all "$a" 198.51.100.2 3
 
 # Inner UDP datagrams of 100 bytes: 128-byte IPv4 packets, 160-byte data messages.
-n "$b" tcpdump -n -i veth0 -l 'ip6 and udp dst port 51821 and ip6[4:2] = 168' >"$fs_tmp/wire" 2>/dev/null &
-track $!
-sleep 1
+capture_start wire "$b" 'ip6 and udp dst port 51821 and ip6[4:2] = 168'
 
 say "=== $flows inner UDP flows"
 n "$a" python3 - "$flows" <<'PY' || fail "the flow sender failed"
@@ -63,8 +61,8 @@ for i in range(int(sys.argv[1])):
         time.sleep(0.01)
     s.close()
 PY
-sleep 1
-sources=$(awk '{print $3}' "$fs_tmp/wire" | sed 's/\.[0-9]*$//' | sort -u)
+capture_stop wire $((flows * 5))
+sources=$(awk '{print $3}' "$fs_tmp/wire.txt" | sed 's/\.[0-9]*$//' | sort -u)
 say "outer sources seen by B:"
 say "$sources"
 count=$(grep -c . <<<"$sources")
@@ -72,14 +70,17 @@ count=$(grep -c . <<<"$sources")
 while read -r src; do
 	[[ $src == 2001:db8:ff:* ]] || fail "outer source $src is not in the spread prefix"
 done <<<"$sources"
-per_flow=$(awk '{print $3}' "$fs_tmp/wire" | sed 's/\.[0-9]*$//' | sort | uniq -c | awk '{print $1}' | sort -u)
+per_flow=$(awk '{print $3}' "$fs_tmp/wire.txt" | sed 's/\.[0-9]*$//' | sort | uniq -c | awk '{print $1}' | sort -u)
 [[ $per_flow == 5 ]] || fail "a flow's datagrams left from more than one address: counts $per_flow"
 
 say "=== the stock peer answers each source: ping and TCP"
 ping_all "$a" 198.51.100.2 5
-n "$b" iperf3 -s -1 -D -B 198.51.100.2 >/dev/null || fail "iperf3 server did not start"
+ip netns exec "$b" iperf3 -s -1 -B 198.51.100.2 >"$fs_tmp/iperf.server" 2>&1 &
+server=$!
+track "$server"
 wait_tcp_listen "$b" 5201
 n "$a" iperf3 -c 198.51.100.2 -t 3 -J >"$fs_tmp/iperf.json" || fail "iperf3 through the tunnel failed"
+reap "$server" || fail "the iperf3 server exited with status $?: $(cat "$fs_tmp/iperf.server")"
 mbps=$(python3 -c "import json,sys;print(int(json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']/1e6))" "$fs_tmp/iperf.json")
 ((mbps > 0)) || fail "TCP moved nothing"
 say "TCP: $mbps Mbit/s"

@@ -13,7 +13,8 @@
 # FLOWSPREAD_REQUIRE_NETNS=1 (CI on a host known to be able), a missing
 # requirement fails instead of skipping.
 #
-# FS_VERBOSE=1 prints every command and wireguard-go's log.
+# FS_VERBOSE=1 prints every command and wireguard-go's log; FS_KEEP=1 keeps
+# the scratch directory (logs, captures) for a look after the test.
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -442,8 +443,9 @@ udp_flows()
 	PY
 }
 
-# capture_start NAME NS FILTER / capture_stop NAME: tcpdump on veth0 in NS,
-# the packets FILTER (pcap-filter) lets through; capture_stop leaves
+# capture_start NAME NS FILTER / capture_stop NAME [MIN]: tcpdump on veth0
+# in NS, the packets FILTER (pcap-filter) lets through; capture_stop waits
+# (30 s at most) until the capture holds MIN packets, if given, then leaves
 # tcpdump's text in $fs_tmp/NAME.txt. One capture at a time.
 capture_start()
 {
@@ -455,6 +457,10 @@ capture_start()
 }
 capture_stop()
 {
+	# A packet that crossed veth0 may still wait in tcpdump's buffer, the
+	# longer the busier the machine: wait for what must be there.
+	[[ -z ${2:-} ]] || until_true 30 capture_holds "$1" "$2" ||
+		say "capture $1: fewer than $2 packets after 30 s" >&2
 	sleep 0.3
 	kill -INT "$fs_capture_pid"
 	reap "$fs_capture_pid"
@@ -462,16 +468,23 @@ capture_stop()
 	chat "$(cat "$fs_tmp/$1.txt")"
 }
 
+# capture_holds NAME MIN: the capture file of NAME holds MIN packets.
+capture_holds()
+{
+	(($(tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null | wc -l) >= $2))
+}
+
 # capture_flows NAME NS FILTER SRC DST PORT FLOWS ROUNDS: captures as NAME
 # (capture_start NS FILTER) 3 pings from NS to DST, one warm-up round of
-# udp_flows NS SRC DST PORT FLOWS, then ROUNDS more.
+# udp_flows NS SRC DST PORT FLOWS, then ROUNDS more: every datagram came
+# back, so the capture waits for all of them, both ways.
 capture_flows()
 {
 	capture_start "$1" "$2" "$3"
 	ping_all "$2" "$5" 3
 	udp_flows "$2" "$4" "$5" "$6" "$7" 1
 	udp_flows "$2" "$4" "$5" "$6" "$7" "$8"
-	capture_stop "$1"
+	capture_stop "$1" $((2 * $7 * ($8 + 1)))
 }
 
 # capture_check NAME FLOWS PER_FLOW [ARG...] <<PYTHON: runs the python3
@@ -644,6 +657,10 @@ cleanup()
 	for ifname in "${fs_interfaces[@]}"; do
 		rm -f "/var/run/wireguard/$ifname.sock"
 	done
-	[[ -n $fs_tmp ]] && rm -rf "$fs_tmp"
+	if [[ ${FS_KEEP:-0} == 1 && -n $fs_tmp ]]; then
+		say "kept the scratch directory $fs_tmp (FS_KEEP=1)" >&2
+	elif [[ -n $fs_tmp ]]; then
+		rm -rf "$fs_tmp"
+	fi
 	exit "$rc"
 }
