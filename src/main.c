@@ -523,6 +523,8 @@ static int setup_control(struct daemon_state *st)
 	return 0;
 }
 
+/* The workers still run: every counter is read atomically. */
+#define DROPS(field) (unsigned long long)__atomic_load_n(&d->field, __ATOMIC_RELAXED)
 static void log_drops(struct fs_device *dev)
 {
 	const struct fs_drop_stats *d = &dev->drops;
@@ -531,14 +533,12 @@ static void log_drops(struct fs_device *dev)
 		       "%llu expired key, %llu source not allowed, %llu no route, %llu no endpoint, "
 		       "%llu handshake queue full, %llu invalid handshake, %llu rate limited, "
 		       "%llu truncated, %llu send errors",
-		       (unsigned long long)d->malformed, (unsigned long long)d->unknown_index,
-		       (unsigned long long)d->bad_mac, (unsigned long long)d->replayed,
-		       (unsigned long long)d->expired_key, (unsigned long long)d->source_not_allowed,
-		       (unsigned long long)d->no_route, (unsigned long long)d->no_endpoint,
-		       (unsigned long long)d->handshake_queue_full,
-		       (unsigned long long)d->handshake_invalid, (unsigned long long)d->ratelimited,
-		       (unsigned long long)d->truncated, (unsigned long long)d->send_errors);
+		       DROPS(malformed), DROPS(unknown_index), DROPS(bad_mac), DROPS(replayed),
+		       DROPS(expired_key), DROPS(source_not_allowed), DROPS(no_route),
+		       DROPS(no_endpoint), DROPS(handshake_queue_full), DROPS(handshake_invalid),
+		       DROPS(ratelimited), DROPS(truncated), DROPS(send_errors));
 }
+#undef DROPS
 
 static void close_fds(const int *fds, unsigned int n)
 {
