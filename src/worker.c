@@ -724,15 +724,29 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 
 /* ---- the loop --------------------------------------------------------------- */
 
+/*
+ * Whether a failed send of several datagrams (UDP_SEGMENT) says the kernel
+ * cannot segment it, so that one datagram a send would do better: EIO (no
+ * checksum offload on the way, or IPsec), EINVAL (too many segments, no
+ * UDP checksums; a segment above the path MTU on older kernels), EMSGSIZE
+ * (a segment above the path MTU). Anything else (EPERM from a firewall,
+ * ENETUNREACH, EHOSTUNREACH, ENOBUFS) would fail datagram by datagram
+ * just the same.
+ */
+static bool gso_unsupported(int err)
+{
+	return err == -EIO || err == -EINVAL || err == -EMSGSIZE;
+}
+
 static void gso_failed(struct fs_worker *w, int err)
 {
-	if (w->gso_disabled || ++w->gso_failures < GSO_FAILURES_TO_DISABLE)
+	if (w->gso_disabled || !gso_unsupported(err) ||
+	    ++w->gso_failures < GSO_FAILURES_TO_DISABLE)
 		return;
-	/* E.g. a path MTU below the segment size: send one by one. */
 	w->gso_disabled = true;
 	stat_add(&w->stats.gso_off, 1);
-	fs_log_error("worker %u: UDP segmentation offload failed (%s); sending datagrams one by one",
-		     w->id, strerror(-err));
+	fs_log_error("worker %u: UDP segmentation offload failed %d times in a row (%s); sending datagrams one by one",
+		     w->id, GSO_FAILURES_TO_DISABLE, strerror(-err));
 }
 
 /* A sendmsg completed with res (bytes sent or -errno). */
@@ -742,8 +756,10 @@ static void send_done(struct fs_worker *w, const struct tx_slot *slot, int res)
 
 	if (res >= 0) {
 		stat_add(&w->stats.tx_datagrams, slot->segments);
-		if (gso)
+		if (gso) {
 			stat_add(&w->stats.tx_gso_sends, 1);
+			w->gso_failures = 0;
+		}
 		return;
 	}
 	__atomic_fetch_add(&w->dev->drops.send_errors, slot->segments, __ATOMIC_RELAXED);
