@@ -76,6 +76,7 @@ tun_case()
 	[[ $user == root ]] || as=(setpriv --reuid="$user" --regid=nogroup --clear-groups)
 	wg_ifname; ifname=$REPLY
 
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	n "$a" timeout 10 unshare -m --propagation private bash -c '
 		mount -t tmpfs fsnotun /dev/net || exit 90
 		cd /dev/net && eval "$1" || exit 91
