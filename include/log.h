@@ -14,7 +14,10 @@ enum fs_log_level {
 	FS_LOG_VERBOSE = 2,
 };
 
-/* Returns false if level names no known level. */
+/*
+ * Sets the level from LOG_LEVEL's value (NULL or empty: error). A value
+ * that names no level sets error, as wireguard-go does, and returns false.
+ */
 bool fs_log_set_level(const char *level);
 void fs_log_init(const char *ifname, bool use_syslog);
 enum fs_log_level fs_log_level(void);

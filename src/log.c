@@ -10,11 +10,13 @@ static enum fs_log_level level = FS_LOG_ERROR;
 static bool to_syslog;
 static char name[64];
 
+/* As wireguard-go: anything but verbose, debug or silent means error. */
 bool fs_log_set_level(const char *text)
 {
+	level = FS_LOG_ERROR;
 	if (!text || !*text || !strcmp(text, "error"))
-		level = FS_LOG_ERROR;
-	else if (!strcmp(text, "verbose") || !strcmp(text, "debug"))
+		return true;
+	if (!strcmp(text, "verbose") || !strcmp(text, "debug"))
 		level = FS_LOG_VERBOSE;
 	else if (!strcmp(text, "silent"))
 		level = FS_LOG_SILENT;

@@ -143,11 +143,10 @@ static int parse_args(struct daemon_state *st, int argc, char *argv[])
 		return 1;
 	env = getenv("WG_PROCESS_FOREGROUND");
 	st->foreground = env && !strcmp(env, "1");
-	if (!fs_log_set_level(getenv("LOG_LEVEL"))) {
-		fprintf(stderr, "flowspreadd: LOG_LEVEL=\"%s\": expected verbose, debug, error or silent\n",
+	/* As wireguard-go, an unknown level means error; we say so and go on. */
+	if (!fs_log_set_level(getenv("LOG_LEVEL")))
+		fprintf(stderr, "flowspreadd: warning: LOG_LEVEL=\"%s\": expected verbose, debug, error or silent; logging errors only\n",
 			getenv("LOG_LEVEL"));
-		return 1;
-	}
 	while ((c = getopt_long(argc, argv, "fh", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -181,19 +180,24 @@ static int parse_args(struct daemon_state *st, int argc, char *argv[])
 	return 0;
 }
 
-static int open_tun(struct daemon_state *st)
+/* Returns whether the device is multi-queue, or -errno with msg saying why not. */
+static int open_tun(struct daemon_state *st, char *msg, size_t msglen)
 {
 	bool multi_queue = true;
 	int fd, ret;
 
+	*msg = '\0';
 	if (!parse_fd("WG_TUN_FD", &fd))
-		return -EINVAL;
+		return -EINVAL;		/* it said why */
 	if (fd >= 0) {
 		ret = fs_tun_describe(fd, st->ifname, &multi_queue, &st->vnet_hdr);
-		if (ret)
+		if (ret) {
+			snprintf(msg, msglen, "WG_TUN_FD=%d: expected a TUN device: %s", fd,
+				 strerror(-ret));
 			return ret;
+		}
 	} else {
-		fd = fs_tun_open_queue(st->ifname, true, true);
+		fd = fs_tun_open_queue(st->ifname, true, true, msg, msglen);
 		if (fd < 0)
 			return fd;
 		st->vnet_hdr = true;
@@ -523,6 +527,8 @@ static int setup_control(struct daemon_state *st)
 	return 0;
 }
 
+/* The workers still run: every counter is read atomically. */
+#define DROPS(field) (unsigned long long)__atomic_load_n(&d->field, __ATOMIC_RELAXED)
 static void log_drops(struct fs_device *dev)
 {
 	const struct fs_drop_stats *d = &dev->drops;
@@ -531,14 +537,12 @@ static void log_drops(struct fs_device *dev)
 		       "%llu expired key, %llu source not allowed, %llu no route, %llu no endpoint, "
 		       "%llu handshake queue full, %llu invalid handshake, %llu rate limited, "
 		       "%llu truncated, %llu send errors",
-		       (unsigned long long)d->malformed, (unsigned long long)d->unknown_index,
-		       (unsigned long long)d->bad_mac, (unsigned long long)d->replayed,
-		       (unsigned long long)d->expired_key, (unsigned long long)d->source_not_allowed,
-		       (unsigned long long)d->no_route, (unsigned long long)d->no_endpoint,
-		       (unsigned long long)d->handshake_queue_full,
-		       (unsigned long long)d->handshake_invalid, (unsigned long long)d->ratelimited,
-		       (unsigned long long)d->truncated, (unsigned long long)d->send_errors);
+		       DROPS(malformed), DROPS(unknown_index), DROPS(bad_mac), DROPS(replayed),
+		       DROPS(expired_key), DROPS(source_not_allowed), DROPS(no_route),
+		       DROPS(no_endpoint), DROPS(handshake_queue_full), DROPS(handshake_invalid),
+		       DROPS(ratelimited), DROPS(truncated), DROPS(send_errors));
 }
+#undef DROPS
 
 static void close_fds(const int *fds, unsigned int n)
 {
@@ -557,13 +561,15 @@ static int open_queues(struct daemon_state *st, bool multi_queue)
 	if (!multi_queue)
 		return 0;
 	for (unsigned int i = 1; i < dev->n_workers; ++i) {
-		char name[IFNAMSIZ];
+		char name[IFNAMSIZ], msg[FS_ERRLEN];
 		int fd;
 
 		memcpy(name, st->ifname, IFNAMSIZ);
-		fd = fs_tun_open_queue(name, true, st->vnet_hdr);
-		if (fd < 0)
+		fd = fs_tun_open_queue(name, true, st->vnet_hdr, msg, sizeof(msg));
+		if (fd < 0) {
+			fs_log_error("opening queue %u of %s: %s", i, st->ifname, msg);
 			return fd;
+		}
 		dev->tun_fds[dev->n_tun_fds++] = fd;
 	}
 	return 0;
@@ -616,15 +622,15 @@ int main(int argc, char *argv[])
 			st.ifname, FS_UAPI_DIR, st.ifname);
 		return 1;
 	}
-	ret = open_tun(&st);
-	if (ret < 0) {
-		if (getenv("WG_TUN_FD"))
-			fprintf(stderr, "flowspreadd: WG_TUN_FD=%s: expected a TUN device: %s\n",
-				getenv("WG_TUN_FD"), strerror(-ret));
-		else
-			fprintf(stderr, "flowspreadd: cannot create TUN device %s: %s\n", st.ifname,
-				strerror(-ret));
-		return 1;
+	{
+		char msg[FS_ERRLEN];
+
+		ret = open_tun(&st, msg, sizeof(msg));
+		if (ret < 0) {
+			if (*msg)
+				fprintf(stderr, "flowspreadd: %s\n", msg);
+			return 1;
+		}
 	}
 	multi_queue = ret;
 	if (!parse_fd("WG_UAPI_FD", &st.uapi_fd))

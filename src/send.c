@@ -169,6 +169,20 @@ static int send_to_peer_spread(struct fs_peer *peer, const struct fs_noise_keypa
 	return ret;
 }
 
+/*
+ * last_sent_handshake is written here, on the control thread, and read by
+ * workers deciding whether to ask for a handshake: atomic both ways.
+ */
+static uint64_t last_sent_handshake(struct fs_peer *peer)
+{
+	return __atomic_load_n(&peer->last_sent_handshake, __ATOMIC_RELAXED);
+}
+
+static void set_last_sent_handshake(struct fs_peer *peer, uint64_t now)
+{
+	__atomic_store_n(&peer->last_sent_handshake, now, __ATOMIC_RELAXED);
+}
+
 static int send_to_peer(struct fs_peer *peer, const void *buf, size_t len)
 {
 	return send_to_peer_spread(peer, NULL, NULL, 0, buf, len, 0);
@@ -182,9 +196,9 @@ void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t 
 	struct fs_endpoint target;
 	char name[64];
 
-	if (!fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now))
+	if (!fs_has_expired(last_sent_handshake(peer), WG_REKEY_TIMEOUT, now))
 		return;
-	peer->last_sent_handshake = now;
+	set_last_sent_handshake(peer, now);
 	fs_peer_log_name(peer, name, sizeof(name));
 	fs_log_debug("%s: sending handshake initiation", name);
 	fs_tai64n_now(timestamp);
@@ -193,7 +207,7 @@ void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t 
 	fs_cookie_add_macs(&peer->noise->cookie, &msg, sizeof(msg), now);
 	fs_timers_any_authenticated_packet_traversal(peer, now);
 	fs_timers_any_authenticated_packet_sent(peer);
-	peer->last_sent_handshake = now;
+	set_last_sent_handshake(peer, now);
 	/* The endpoint table picks where (failover); data follows the answer. */
 	if (fs_peer_handshake_target(peer, &target, now)) {
 		if (!fs_send_datagram(peer->device, &target, &msg, sizeof(msg)))
@@ -208,7 +222,7 @@ void fs_send_queued_handshake_initiation(struct fs_peer *peer, bool is_retry, ui
 {
 	if (!is_retry)
 		peer->handshake_attempts = 0;
-	if (!fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now) ||
+	if (!fs_has_expired(last_sent_handshake(peer), WG_REKEY_TIMEOUT, now) ||
 	    __atomic_load_n(&peer->is_dead, __ATOMIC_ACQUIRE))
 		return;
 	fs_send_handshake_initiation(peer, is_retry, now);
@@ -220,7 +234,7 @@ void fs_send_handshake_response(struct fs_peer *peer, uint64_t now)
 	struct wg_message_handshake_response msg;
 	char name[64];
 
-	peer->last_sent_handshake = now;
+	set_last_sent_handshake(peer, now);
 	if (!fs_noise_create_response(peer->noise, &msg, peer->device->index))
 		return;
 	fs_cookie_add_macs(&peer->noise->cookie, &msg, sizeof(msg), now);
@@ -232,7 +246,7 @@ void fs_send_handshake_response(struct fs_peer *peer, uint64_t now)
 	fs_timers_session_derived(peer, now);
 	fs_timers_any_authenticated_packet_traversal(peer, now);
 	fs_timers_any_authenticated_packet_sent(peer);
-	peer->last_sent_handshake = now;
+	set_last_sent_handshake(peer, now);
 	send_to_peer(peer, &msg, sizeof(msg));
 }
 
@@ -240,8 +254,7 @@ void fs_send_handshake_response(struct fs_peer *peer, uint64_t now)
 void fs_send_keep_key_fresh(struct fs_peer *peer, uint64_t now)
 {
 	if (fs_transport_wants_rekey(fs_noise_current_keypair(peer->noise), now) &&
-	    fs_has_expired(__atomic_load_n(&peer->last_sent_handshake, __ATOMIC_RELAXED),
-			   WG_REKEY_TIMEOUT, now) &&
+	    fs_has_expired(last_sent_handshake(peer), WG_REKEY_TIMEOUT, now) &&
 	    !fs_timer_pending(peer, FS_TIMER_WANT_HANDSHAKE))
 		fs_timer_mod(peer, FS_TIMER_WANT_HANDSHAKE, now);
 }
@@ -262,6 +275,7 @@ void fs_send_keepalive(struct fs_peer *peer, uint64_t now)
 void fs_send_staged(struct fs_peer *peer, uint64_t now)
 {
 	struct fs_noise_keypair *keypair = fs_noise_current_keypair(peer->noise);
+	unsigned int mtu = __atomic_load_n(&peer->device->mtu, __ATOMIC_RELAXED);
 	struct fs_staged_packet *staged;
 	uint8_t buf[FS_PACKET_BUFFER + 64];
 	bool sent_data = false, sent_any = false, empty;
@@ -290,7 +304,7 @@ void fs_send_staged(struct fs_peer *peer, uint64_t now)
 		pthread_mutex_unlock(&peer->staged_lock);
 
 		len = fs_transport_encrypt(keypair, buf, sizeof(buf), staged->data, staged->len,
-					   staged->len ? peer->device->mtu : 0, now);
+					   staged->len ? mtu : 0, now);
 		if (len < 0) {
 			/* The keypair ran out under us: keep the packet, get a new one. */
 			fs_peer_stage_packet(peer, staged->data, staged->len);

@@ -56,9 +56,11 @@ void fs_timers_init(struct fs_peer *peer)
 	uint64_t now = fs_clock_now();
 	uint64_t rekey = (WG_REKEY_TIMEOUT + 1) * FS_NSEC_PER_SEC;
 
+	/* Before the peer is published, but atomic as every other access. */
 	for (int i = 0; i < FS_TIMER_COUNT; ++i)
-		peer->timers[i] = 0;
-	peer->last_sent_handshake = now > rekey ? now - rekey : 0;
+		__atomic_store_n(&peer->timers[i], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&peer->last_sent_handshake, now > rekey ? now - rekey : 0,
+			 __ATOMIC_RELAXED);
 	peer->handshake_attempts = 0;
 }
 

@@ -127,6 +127,12 @@ struct fs_worker {
 	struct fs_worker_stats stats;
 };
 
+/* Counters have one writer, their worker: a relaxed load and store suffice. */
+static void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 static uint64_t user_data(enum op op, uint32_t value)
 {
 	return (uint64_t)op << 32 | value;
@@ -403,7 +409,7 @@ static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t
 	 */
 	if (fs_device_is_spread_address(w->dev, &from))
 		from.has_src = false;
-	++w->stats.rx_datagrams;
+	stat_add(&w->stats.rx_datagrams, 1);
 
 	switch (fs_message_classify(payload, plen)) {
 	case WG_MESSAGE_DATA:
@@ -708,7 +714,7 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 				w->tun_readable = false;
 			break;
 		}
-		++w->stats.tun_reads;
+		stat_add(&w->stats.tun_reads, 1);
 		more = vnet_hdr ? transmit_offloaded(w, (size_t)n, now) : transmit(w, (size_t)n, now);
 		if (!more)
 			break;
@@ -717,6 +723,54 @@ static void read_tun(struct fs_worker *w, uint64_t now)
 }
 
 /* ---- the loop --------------------------------------------------------------- */
+
+/*
+ * Whether a failed send of several datagrams (UDP_SEGMENT) says the kernel
+ * cannot segment it, so that one datagram a send would do better: EIO (no
+ * checksum offload on the way, or IPsec), EINVAL (too many segments, no
+ * UDP checksums; a segment above the path MTU on older kernels), EMSGSIZE
+ * (a segment above the path MTU). Anything else (EPERM from a firewall,
+ * ENETUNREACH, EHOSTUNREACH, ENOBUFS) would fail datagram by datagram
+ * just the same.
+ */
+static bool gso_unsupported(int err)
+{
+	return err == -EIO || err == -EINVAL || err == -EMSGSIZE;
+}
+
+static void gso_failed(struct fs_worker *w, int err)
+{
+	if (w->gso_disabled || !gso_unsupported(err) ||
+	    ++w->gso_failures < GSO_FAILURES_TO_DISABLE)
+		return;
+	w->gso_disabled = true;
+	stat_add(&w->stats.gso_off, 1);
+	fs_log_error("worker %u: UDP segmentation offload failed %d times in a row (%s); sending datagrams one by one",
+		     w->id, GSO_FAILURES_TO_DISABLE, strerror(-err));
+}
+
+/* A sendmsg completed with res (bytes sent or -errno). */
+static void send_done(struct fs_worker *w, const struct tx_slot *slot, int res)
+{
+	bool gso = slot->segments > 1;
+
+	if (res >= 0) {
+		stat_add(&w->stats.tx_datagrams, slot->segments);
+		if (gso) {
+			stat_add(&w->stats.tx_gso_sends, 1);
+			w->gso_failures = 0;
+		}
+		return;
+	}
+	__atomic_fetch_add(&w->dev->drops.send_errors, slot->segments, __ATOMIC_RELAXED);
+	stat_add(&w->stats.tx_errors, 1);
+	if (gso)
+		stat_add(&w->stats.tx_gso_errors, 1);
+	if (fs_send_stale_source(res) && slot->endpoint.has_src)
+		fs_device_report_stale_source(w->dev, &slot->endpoint);
+	else if (gso)
+		gso_failed(w, res);
+}
 
 static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t now)
 {
@@ -731,7 +785,7 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 			--w->inflight;
 		}
 		if (cqe->res == -ENOBUFS)
-			++w->stats.rx_nobufs;
+			stat_add(&w->stats.rx_nobufs, 1);
 		else if (cqe->res < 0 && cqe->res != -ECANCELED)
 			fs_log_error("worker %u: receive: %s", w->id, strerror(-cqe->res));
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
@@ -758,27 +812,12 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 		if (cqe->res < 0)
 			__atomic_fetch_add(&w->dev->drops.send_errors, 1, __ATOMIC_RELAXED);
 		else
-			++w->stats.tun_writes;
+			stat_add(&w->stats.tun_writes, 1);
 		recycle(w, (uint16_t)value_of(data));
 		break;
 	case OP_SEND:
 		--w->inflight;
-		if (cqe->res < 0) {
-			const struct tx_slot *slot = &w->slots[value_of(data)];
-
-			__atomic_fetch_add(&w->dev->drops.send_errors, slot->segments,
-					   __ATOMIC_RELAXED);
-			if (fs_send_stale_source(cqe->res) && slot->endpoint.has_src)
-				fs_device_report_stale_source(w->dev, &slot->endpoint);
-			else if (slot->segments > 1 && !w->gso_disabled &&
-				 ++w->gso_failures >= GSO_FAILURES_TO_DISABLE) {
-				/* E.g. a path MTU below the segment size: send one by one. */
-				w->gso_disabled = true;
-				fs_log_error("worker %u: UDP segmentation offload failed (%s); sending datagrams one by one",
-					     w->id, strerror(-cqe->res));
-			}
-		} else
-			++w->stats.tx_datagrams;
+		send_done(w, &w->slots[value_of(data)], cqe->res);
 		put_slot(w, value_of(data));
 		break;
 	case OP_STOP:
@@ -910,7 +949,7 @@ static void *worker_main(void *arg)
 			fs_log_error("worker %u: io_uring: %s", w->id, strerror(-ret));
 			break;
 		}
-		++w->stats.submit_batches;
+		stat_add(&w->stats.submit_batches, 1);
 		urcu_memb_read_lock();
 		process_completions(w);
 		urcu_memb_read_unlock();
@@ -973,6 +1012,24 @@ struct fs_worker *fs_worker_start(struct fs_device *dev, unsigned int id, int tu
 	return w;
 }
 
+/* At LOG_LEVEL=verbose, what the worker did, when it stops (at exit, or to restart). */
+static void log_stats(const struct fs_worker *w)
+{
+	struct fs_worker_stats s;
+
+	if (fs_log_level() < FS_LOG_VERBOSE)
+		return;
+	fs_worker_stats(w, &s);
+	fs_log_verbose("worker %u: %llu datagrams received, %llu sent (%llu GSO sends), "
+		       "%llu sends failed (%llu GSO), %llu TUN reads, %llu TUN writes, "
+		       "%llu receive buffer shortages, %llu submits; UDP GSO %s",
+		       w->id, (unsigned long long)s.rx_datagrams, (unsigned long long)s.tx_datagrams,
+		       (unsigned long long)s.tx_gso_sends, (unsigned long long)s.tx_errors,
+		       (unsigned long long)s.tx_gso_errors, (unsigned long long)s.tun_reads,
+		       (unsigned long long)s.tun_writes, (unsigned long long)s.rx_nobufs,
+		       (unsigned long long)s.submit_batches, s.gso_off ? "off" : "on");
+}
+
 void fs_worker_stop(struct fs_worker *w)
 {
 	uint64_t one = 1;
@@ -982,10 +1039,22 @@ void fs_worker_stop(struct fs_worker *w)
 	if (write(w->stop_fd, &one, sizeof(one)) < 0)
 		fs_log_error("worker %u: cannot signal stop: %s", w->id, strerror(errno));
 	pthread_join(w->thread, NULL);
+	log_stats(w);
 	worker_free(w);
 }
 
-const struct fs_worker_stats *fs_worker_stats(const struct fs_worker *w)
+#define LOAD(field) out->field = __atomic_load_n(&w->stats.field, __ATOMIC_RELAXED)
+void fs_worker_stats(const struct fs_worker *w, struct fs_worker_stats *out)
 {
-	return &w->stats;
+	LOAD(rx_datagrams);
+	LOAD(tx_datagrams);
+	LOAD(tx_gso_sends);
+	LOAD(tx_errors);
+	LOAD(tx_gso_errors);
+	LOAD(tun_reads);
+	LOAD(tun_writes);
+	LOAD(rx_nobufs);
+	LOAD(submit_batches);
+	LOAD(gso_off);
 }
+#undef LOAD

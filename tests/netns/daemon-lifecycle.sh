@@ -13,7 +13,7 @@
 #  - a second daemon for the same name fails with a clear message and leaves
 #    the first one serving, its TUN and MTU untouched;
 #  - a TUN passed in WG_TUN_FD (and a listening socket in WG_UAPI_FD) is used;
-#  - bad command lines, LOG_LEVEL, FLOWSPREAD_WORKERS, WG_TUN_FD and
+#  - bad command lines, FLOWSPREAD_WORKERS, WG_TUN_FD and
 #    WG_UAPI_FD values exit nonzero naming the value, leaving nothing behind;
 #  - SIGTERM, `ip link del' and `rm' of the socket as soon as the socket
 #    appears, while the daemon may still be starting: the same clean exit
@@ -220,7 +220,6 @@ bad a/b -- -f a/b
 bad many -- -f --workers many "$ifname"
 bad 0 -- -f --workers 0 "$ifname"
 bad lots FLOWSPREAD_WORKERS=lots -- -f "$ifname"
-bad loud LOG_LEVEL=loud -- -f "$ifname"
 bad abc WG_TUN_FD=abc -- -f "$ifname"
 bad 987 WG_TUN_FD=987 -- -f "$ifname"
 bad WG_TUN_FD WG_TUN_FD=0 -- -f "$ifname"	# /dev/null, not a TUN
