@@ -82,8 +82,9 @@ for t in "${tunnels[@]}"; do
 done
 
 say "=== $duration s of ping and iperf3 -b $rate through each"
-declare -A pids
+declare -A pids drops0
 for t in "${tunnels[@]}"; do
+	drops0[$t]=$(($(kernel_drops "${ns_a[$t]}" "${if_a[$t]}") + $(kernel_drops "${ns_b[$t]}" "${if_b[$t]}")))
 	ip netns exec "${ns_b[$t]}" iperf3 -s -1 -B 198.51.100.2 >"$fs_tmp/$t.server" 2>&1 &
 	track $!
 	pids[$t-server]=$!
@@ -112,8 +113,13 @@ for t in "${tunnels[@]}"; do
 		fail "tunnel $t: no rekey; latest handshakes A ${first_a[$t]} -> $last_a, B ${first_b[$t]} -> $last_b"
 	sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$fs_tmp/$t.ping")
 	received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$fs_tmp/$t.ping")
-	[[ -n $sent && -n $received && $((sent - received)) -le $max_lost ]] ||
-		fail "tunnel $t: ping: $(tail -n 2 "$fs_tmp/$t.ping" | head -n 1), at most $max_lost lost expected"
+	# Datagrams the kernel dropped before a daemon could read them (a busy
+	# machine starves the readers) may take pings with them; any other
+	# loss is the tunnel's.
+	dropped=$(($(kernel_drops "$a" "${if_a[$t]}") + $(kernel_drops "$b" "${if_b[$t]}") - drops0[$t]))
+	[[ -n $sent && -n $received && $((sent - received)) -le $((max_lost + dropped)) ]] ||
+		fail "tunnel $t: ping: $(tail -n 2 "$fs_tmp/$t.ping" | head -n 1), at most $max_lost lost expected" \
+			"(+ $dropped the kernel dropped for slow readers)"
 	read -r _ bps _ < <(iperf_result "$fs_tmp/$t.json") ||
 		fail "tunnel $t: iperf3 did not complete"
 	[[ ${bps:-0} -gt 0 ]] || fail "tunnel $t: iperf3 moved nothing"
@@ -122,7 +128,8 @@ for t in "${tunnels[@]}"; do
 			fail "tunnel $t: $ifname logged a failed handshake"
 	done
 	say "tunnel $t: rekeyed (A $((last_a - first_a[$t])) s, B $((last_b - first_b[$t])) s after the first handshake)," \
-		"ping $received/$sent, iperf3 $((bps / 1000)) kbit/s"
+		"ping $received/$sent ($dropped datagrams dropped by the kernel for slow readers)," \
+		"iperf3 $((bps / 1000)) kbit/s"
 done
 
 for t in "${tunnels[@]}"; do

@@ -443,6 +443,26 @@ udp_flows()
 	PY
 }
 
+# kernel_drops NS [IFNAME...]: what the kernel of NS dropped because a
+# reader was too slow, as exact counts: UDP datagrams refused for a full
+# socket buffer (IPv4 and IPv6) plus the packets IFNAME (a TUN) could not
+# queue to its reader. On a busy machine these are the machine's losses,
+# not the tunnel's.
+kernel_drops()
+{
+	local ns=$1 n ifname
+	shift
+
+	n=$(ip netns exec "$ns" awk '
+		$1 == "Udp:" && $2 ~ /^[0-9]/ { sum += $6 }
+		$1 == "Udp6RcvbufErrors" { sum += $2 }
+		END { print sum + 0 }' /proc/net/snmp /proc/net/snmp6)
+	for ifname in "$@"; do
+		n=$((n + $(ip netns exec "$ns" cat "/sys/class/net/$ifname/statistics/tx_dropped")))
+	done
+	echo "$n"
+}
+
 # capture_start NAME NS FILTER / capture_stop NAME [MIN]: tcpdump on veth0
 # in NS, the packets FILTER (pcap-filter) lets through; capture_stop waits
 # (30 s at most) until the capture holds MIN packets, if given, then leaves
