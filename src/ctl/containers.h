@@ -3,7 +3,10 @@
  * flowspreadctl's picture of one interface, filled from three sources and
  * read by the rest: a UAPI "get" answer (uapi.c), a config file (conf.c)
  * or the arguments of "set" (set.c). The same struct is what "set" sends:
- * each has_* flag means "this field is part of the request".
+ * each has_* flag means "this field is part of the request", and each
+ * clear_* flag of an extension setting that the request carries the
+ * empty value, which sets it back to its default (a list: the empty value
+ * first, then the list's items, so that the list is replaced whole).
  *
  * Arrays grow as needed (a get answer has no fixed bound); peers live in
  * one array, so code that adds peers keeps an index, never a pointer.
@@ -69,8 +72,11 @@ struct ctl_peer {
 	uint64_t rx_bytes, tx_bytes;
 
 	/* extensions */
+	bool clear_endpoint_alt;
 	struct ctl_endpoint_list endpoint_alt;
+	bool clear_spread_prefixes;
 	struct ctl_prefix_list spread_prefixes;
+	bool clear_spread_ports;
 	bool has_spread_ports;
 	struct fs_port_range spread_ports;
 	bool has_endpoint_count;
@@ -92,18 +98,19 @@ struct ctl_device {
 	bool replace_peers;
 
 	/* extensions */
+	bool clear_spread_prefixes;
 	struct ctl_prefix_list spread_prefixes;
-	bool has_spread_mode;
+	bool clear_spread_mode, has_spread_mode;
 	char spread_mode[CTL_WORD_LEN];
-	bool has_spread_ports;
+	bool clear_spread_ports, has_spread_ports;
 	struct fs_port_range spread_ports;
-	bool has_spread_pairs;
+	bool clear_spread_pairs, has_spread_pairs;
 	uint32_t spread_pairs;
-	bool has_endpoint_limit;
+	bool clear_endpoint_limit, has_endpoint_limit;
 	uint32_t endpoint_limit;
-	bool has_steer;
+	bool clear_steer, has_steer;
 	char steer[CTL_WORD_LEN];
-	bool has_steer_qdisc;
+	bool clear_steer_qdisc, has_steer_qdisc;
 	uint16_t steer_qdisc;			/* the MAJOR of "MAJOR:" */
 
 	size_t n_peers, alloc_peers;

@@ -287,6 +287,109 @@ int ctl_uapi_parse_errno(const char *text, size_t len)
 	return daemon_errno;
 }
 
+/* --- the answer to a set ---------------------------------------------------- */
+
+/* TEXT as the user may see it: bytes outside ' '..'~' as '?', at most CTL_REASON_MAX. */
+static char *reason_copy(const char *text, size_t len)
+{
+	bool cut = len > CTL_REASON_MAX;
+	char *copy;
+
+	if (cut)
+		len = CTL_REASON_MAX;
+	copy = malloc(len + (cut ? 4 : 1));
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < len; ++i)
+		copy[i] = text[i] >= ' ' && text[i] <= '~' ? text[i] : '?';
+	strcpy(copy + len, cut ? "..." : "");
+	return copy;
+}
+
+static int add_reason(struct ctl_set_answer *answer, const char *text, size_t len)
+{
+	char **bigger, *reason;
+
+	if (answer->n_reasons >= SIZE_MAX / sizeof(*bigger) - 1)
+		return -ENOMEM;
+	bigger = realloc(answer->reasons, (answer->n_reasons + 1) * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	answer->reasons = bigger;
+	reason = reason_copy(text, len);
+	if (!reason)
+		return -ENOMEM;
+	answer->reasons[answer->n_reasons++] = reason;
+	return 0;
+}
+
+/* One line of a set answer, without its newline; *done after the errno line. */
+static int set_answer_line(struct ctl_set_answer *answer, const char *line, size_t len,
+			   bool *done)
+{
+	const char *eq = memchr(line, '=', len);
+	char value[16];
+	size_t n;
+
+	if (!eq)
+		return -EPROTO;
+	n = (size_t)(line + len - (eq + 1));
+	if (eq - line == 5 && !memcmp(line, "error", 5))
+		return add_reason(answer, eq + 1, n);
+	if (eq - line != 5 || memcmp(line, "errno", 5))
+		return 0;	/* a key this tool does not know */
+	if (n >= sizeof(value))
+		return -EPROTO;
+	memcpy(value, eq + 1, n);
+	value[n] = '\0';
+	if (!parse_errno(&answer->daemon_errno, value))
+		return -EPROTO;
+	*done = true;
+	return 0;
+}
+
+int ctl_uapi_parse_set_answer(struct ctl_set_answer *answer, const char *text, size_t len)
+{
+	const char *start = text, *end = text + len;
+	bool done = false;
+	int ret = 0;
+
+	memset(answer, 0, sizeof(*answer));
+	while (!ret && !done && start < end) {
+		const char *nl = memchr(start, '\n', (size_t)(end - start));
+
+		if (!nl || nl == start)
+			break;	/* cut short, or the empty line before any errno */
+		ret = set_answer_line(answer, start, (size_t)(nl - start), &done);
+		start = nl + 1;
+	}
+	if (!ret && !done)
+		ret = -EPROTO;
+	if (ret)
+		ctl_set_answer_free(answer);
+	return ret;
+}
+
+void ctl_set_answer_free(struct ctl_set_answer *answer)
+{
+	for (size_t i = 0; i < answer->n_reasons; ++i)
+		free(answer->reasons[i]);
+	free(answer->reasons);
+	memset(answer, 0, sizeof(*answer));
+}
+
+void ctl_uapi_print_refusal(FILE *f, const char *ifname, const struct ctl_set_answer *answer)
+{
+	for (size_t i = 0; i < answer->n_reasons; ++i)
+		fprintf(f, PROG_NAME ": %s: %s\n", ifname, answer->reasons[i]);
+	if (answer->n_reasons)
+		return;
+	fprintf(f, PROG_NAME ": interface %s: its daemon refused the change: %s (errno=%d) "
+		"(the daemon's log has the reason: journalctl -u flowspreadd@%s, or syslog when "
+		"wg-quick started it)\n", ifname, strerror(-answer->daemon_errno),
+		answer->daemon_errno, ifname);
+}
+
 /* --- the set request -------------------------------------------------------- */
 
 static void format_key(struct ctl_buf *out, const char *name, const uint8_t key[WG_KEY_LEN])
@@ -295,6 +398,13 @@ static void format_key(struct ctl_buf *out, const char *name, const uint8_t key[
 
 	ctl_buf_printf(out, "%s=%s\n", name, ctl_key_to_hex(hex, key));
 	sodium_memzero(hex, sizeof(hex));
+}
+
+/* "NAME=" alone: back to the default (a list: emptied before its items follow). */
+static void format_clear(struct ctl_buf *out, const char *name, bool clear)
+{
+	if (clear)
+		ctl_buf_printf(out, "%s=\n", name);
 }
 
 static void format_prefixes(struct ctl_buf *out, const char *name,
@@ -316,20 +426,33 @@ static void format_device(struct ctl_buf *out, const struct ctl_device *dev)
 		ctl_buf_printf(out, "fwmark=%u\n", dev->fwmark);
 	if (dev->replace_peers)
 		ctl_buf_printf(out, "replace_peers=true\n");
+	format_clear(out, "spread_prefix", dev->clear_spread_prefixes);
 	format_prefixes(out, "spread_prefix", &dev->spread_prefixes);
 	if (dev->has_spread_mode)
 		ctl_buf_printf(out, "spread_mode=%s\n", dev->spread_mode);
+	else
+		format_clear(out, "spread_mode", dev->clear_spread_mode);
 	if (dev->has_spread_ports)
 		ctl_buf_printf(out, "spread_ports=%u-%u\n", dev->spread_ports.low,
 			       dev->spread_ports.high);
+	else
+		format_clear(out, "spread_ports", dev->clear_spread_ports);
 	if (dev->has_spread_pairs)
 		ctl_buf_printf(out, "spread_pairs=%u\n", dev->spread_pairs);
+	else
+		format_clear(out, "spread_pairs", dev->clear_spread_pairs);
 	if (dev->has_endpoint_limit)
 		ctl_buf_printf(out, "endpoint_limit=%u\n", dev->endpoint_limit);
+	else
+		format_clear(out, "endpoint_limit", dev->clear_endpoint_limit);
 	if (dev->has_steer)
 		ctl_buf_printf(out, "steer=%s\n", dev->steer);
+	else
+		format_clear(out, "steer", dev->clear_steer);
 	if (dev->has_steer_qdisc)
 		ctl_buf_printf(out, "steer_qdisc=%x:\n", dev->steer_qdisc);
+	else
+		format_clear(out, "steer_qdisc", dev->clear_steer_qdisc);
 }
 
 static void format_peer(struct ctl_buf *out, const struct ctl_peer *peer)
@@ -350,13 +473,17 @@ static void format_peer(struct ctl_buf *out, const struct ctl_peer *peer)
 	if (peer->replace_allowed_ips)
 		ctl_buf_printf(out, "replace_allowed_ips=true\n");
 	format_prefixes(out, "allowed_ip", &peer->allowed_ips);
+	format_clear(out, "endpoint_alt", peer->clear_endpoint_alt);
 	for (size_t i = 0; i < peer->endpoint_alt.n; ++i)
 		ctl_buf_printf(out, "endpoint_alt=%s\n",
 			       fs_endpoint_format(endpoint, &peer->endpoint_alt.items[i]));
+	format_clear(out, "spread_prefix", peer->clear_spread_prefixes);
 	format_prefixes(out, "spread_prefix", &peer->spread_prefixes);
 	if (peer->has_spread_ports)
 		ctl_buf_printf(out, "spread_ports=%u-%u\n", peer->spread_ports.low,
 			       peer->spread_ports.high);
+	else
+		format_clear(out, "spread_ports", peer->clear_spread_ports);
 }
 
 void ctl_uapi_format_set(struct ctl_buf *out, const struct ctl_device *dev)
@@ -418,33 +545,50 @@ static int send_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* True once the answer holds its final empty line. */
-static bool answer_complete(const struct ctl_buf *answer)
+/*
+ * True once the answer holds its final empty line. *searched bytes were
+ * looked at before: only the new ones are (and the newline before them),
+ * so a long answer is searched once, not once per read.
+ */
+static bool answer_complete(const struct ctl_buf *answer, size_t *searched)
 {
-	return answer->len && (answer->data[0] == '\n' ||
-			       (answer->len >= 2 && memmem(answer->data, answer->len, "\n\n", 2)));
+	size_t from = *searched ? *searched - 1 : 0;
+	bool done;
+
+	if (!answer->len)
+		return false;
+	done = answer->data[0] == '\n' ||
+	       (answer->len - from >= 2 &&
+		memmem(answer->data + from, answer->len - from, "\n\n", 2));
+	*searched = answer->len;
+	return done;
 }
 
-/* Reads until the empty line that ends an answer, or the end of the stream. */
-static int receive_answer(int fd, struct ctl_buf *answer)
+int ctl_uapi_read_answer(int fd, struct ctl_buf *answer)
 {
-	char chunk[4096];
+	char chunk[65536];
+	size_t searched = 0;
+	int ret = 0;
 
-	while (!answer_complete(answer)) {
+	while (!answer_complete(answer, &searched)) {
 		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			ret = -errno;
+			break;
 		}
 		if (!n)
 			break;
 		ctl_buf_append(answer, chunk, (size_t)n);
-		if (answer->failed || answer->len > ANSWER_MAX)
-			return -ENOMEM;
+		if (answer->failed || answer->len > ANSWER_MAX) {
+			ret = -ENOMEM;
+			break;
+		}
 	}
-	return 0;
+	sodium_memzero(chunk, sizeof(chunk));
+	return ret;
 }
 
 /*
@@ -460,6 +604,9 @@ static int exchange(const char *ifname, const char *request, size_t len, struct 
 		if (fd == -ENOENT)
 			ctl_fail(err, errlen, "interface %s: no socket " CTL_UAPI_DIR "/%s.sock "
 				 "(is its daemon running?)", ifname, ifname);
+		else if (fd == -ECONNREFUSED)
+			ctl_fail(err, errlen, "interface %s: nobody listens on " CTL_UAPI_DIR "/%s.sock "
+				 "(is its daemon running?)", ifname, ifname);
 		else if (fd == -EINVAL)
 			ctl_fail(err, errlen, "interface %s: expected an interface name of 1 to %d "
 				 "characters without '/'", ifname, IF_NAMESIZE - 1);
@@ -469,7 +616,7 @@ static int exchange(const char *ifname, const char *request, size_t len, struct 
 		return fd;
 	}
 	sent = send_all(fd, request, len);
-	received = receive_answer(fd, answer);
+	received = ctl_uapi_read_answer(fd, answer);
 	close(fd);
 	if (received < 0 || (sent < 0 && !answer->len)) {
 		int ret = received < 0 ? received : sent;
@@ -505,6 +652,7 @@ int ctl_uapi_get(struct ctl_device *dev, const char *ifname, char *err, size_t e
 
 int ctl_uapi_set(const char *ifname, const struct ctl_device *dev, char *err, size_t errlen)
 {
+	struct ctl_set_answer parsed = { 0 };
 	struct ctl_buf request, answer;
 	int ret;
 
@@ -519,13 +667,19 @@ int ctl_uapi_set(const char *ifname, const struct ctl_device *dev, char *err, si
 	ret = exchange(ifname, request.data, request.len, &answer, err, errlen);
 	if (ret)
 		goto out;
-	ret = ctl_uapi_parse_errno(answer.data ? answer.data : "", answer.len);
-	if (ret == -EPROTO && !(answer.len >= 6 && !memcmp(answer.data, "errno=", 6)))
+	ret = ctl_uapi_parse_set_answer(&parsed, answer.data ? answer.data : "", answer.len);
+	if (ret == -ENOMEM) {
+		ctl_fail(err, errlen, "interface %s: out of memory", ifname);
+	} else if (ret) {
 		ctl_fail(err, errlen, "interface %s: unexpected answer from its daemon: "
 			 "expected errno=N", ifname);
-	else if (ret)
-		ctl_fail(err, errlen, "interface %s: its daemon refused the change: errno=%d (%s)",
-			 ifname, ret, strerror(-ret));
+	} else if (parsed.daemon_errno) {
+		ret = parsed.daemon_errno;
+		ctl_uapi_print_refusal(stderr, ifname, &parsed);
+		if (err && errlen)
+			err[0] = '\0';
+	}
+	ctl_set_answer_free(&parsed);
 out:
 	ctl_buf_free(&request);
 	ctl_buf_free(&answer);
@@ -537,13 +691,17 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A socket some process listens on (a stale one refuses connections). */
+/*
+ * False for a socket that is gone or that nobody listens on (a stale one
+ * refuses connections); true otherwise, also when this user may not
+ * connect, so that reading the interface reports it (as wg does).
+ */
 static bool live(const char *ifname)
 {
 	int fd = uapi_connect(ifname);
 
 	if (fd < 0)
-		return false;
+		return fd != -ENOENT && fd != -ECONNREFUSED && fd != -ENOTSOCK;
 	close(fd);
 	return true;
 }

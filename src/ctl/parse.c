@@ -50,8 +50,11 @@ static bool parse_listen_port(uint16_t *port, const char *label, const char *val
 		*port = (uint16_t)number;
 		return true;
 	}
-	/* A service name, as wg takes one ("ListenPort = wireguard" with /etc/services). */
-	if (value[0] < '0' || value[0] > '9') {
+	/*
+	 * A service name, as wg takes one ("ListenPort = wireguard" with
+	 * /etc/services); not an empty one, which getaddrinfo takes for port 0.
+	 */
+	if (value[0] && (value[0] < '0' || value[0] > '9')) {
 		if (!getaddrinfo(NULL, value, &hints, &resolved)) {
 			bool ok = true;
 
@@ -478,9 +481,58 @@ static bool add_alt_endpoint(void *ctx, const char *label, const char *item, cha
 	       ctl_fail(err, errlen, "%s: out of memory", label);
 }
 
+/* An empty extension value: back to the default; false for other fields. */
+static bool device_clear(struct ctl_device *dev, enum ctl_field field)
+{
+	switch (field) {
+	case CTL_F_SPREAD_PREFIX:
+		dev->spread_prefixes.n = 0;
+		return dev->clear_spread_prefixes = true;
+	case CTL_F_SPREAD_MODE:
+		dev->has_spread_mode = false;
+		return dev->clear_spread_mode = true;
+	case CTL_F_SPREAD_PORTS:
+		dev->has_spread_ports = false;
+		return dev->clear_spread_ports = true;
+	case CTL_F_SPREAD_PAIRS:
+		dev->has_spread_pairs = false;
+		return dev->clear_spread_pairs = true;
+	case CTL_F_ENDPOINT_LIMIT:
+		dev->has_endpoint_limit = false;
+		return dev->clear_endpoint_limit = true;
+	case CTL_F_STEER:
+		dev->has_steer = false;
+		return dev->clear_steer = true;
+	case CTL_F_STEER_QDISC:
+		dev->has_steer_qdisc = false;
+		return dev->clear_steer_qdisc = true;
+	default:
+		return false;
+	}
+}
+
+static bool peer_clear(struct ctl_peer *peer, enum ctl_field field)
+{
+	switch (field) {
+	case CTL_F_ALT_ENDPOINT:
+		peer->endpoint_alt.n = 0;
+		return peer->clear_endpoint_alt = true;
+	case CTL_F_PEER_SPREAD_PREFIX:
+		peer->spread_prefixes.n = 0;
+		return peer->clear_spread_prefixes = true;
+	case CTL_F_PEER_SPREAD_PORTS:
+		peer->has_spread_ports = false;
+		return peer->clear_spread_ports = true;
+	default:
+		return false;
+	}
+}
+
 bool ctl_device_apply(struct ctl_device *dev, enum ctl_field field, const char *label,
 		      const char *value, char *err, size_t errlen)
 {
+	if (!*value && device_clear(dev, field))
+		return true;
 	switch (field) {
 	case CTL_F_PRIVATE_KEY:
 		return dev->has_private_key =
@@ -519,6 +571,8 @@ bool ctl_device_apply(struct ctl_device *dev, enum ctl_field field, const char *
 bool ctl_peer_apply(struct ctl_peer *peer, enum ctl_field field, const char *label,
 		    const char *value, char *err, size_t errlen)
 {
+	if (!*value && peer_clear(peer, field))
+		return true;
 	switch (field) {
 	case CTL_F_PUBLIC_KEY:
 		return ctl_parse_key(peer->public_key, label, value, false, err, errlen);

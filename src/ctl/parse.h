@@ -38,7 +38,11 @@ enum ctl_field {
 	CTL_F_PEER_SPREAD_PORTS,
 };
 
-/* Device fields; value is the text without spaces. */
+/*
+ * Device fields; value is the text without spaces. An empty value of an
+ * extension field sets it back to its default (a list: empties it, and
+ * the items given after replace it whole); of other fields, an error.
+ */
 bool ctl_device_apply(struct ctl_device *dev, enum ctl_field field, const char *label,
 		      const char *value, char *err, size_t errlen);
 /* Peer fields; AllowedIPs, AltEndpoint and SpreadPrefix take comma lists and add up. */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * setconf, addconf and syncconf IFNAME FILE, as wg's (see conf.h for the
- * file and sync.h for what syncconf sends).
+ * file and sync.h for what syncconf sends). setconf and syncconf read the
+ * running configuration first, to clear the extension settings the file
+ * lacks; addconf sends only the file.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -17,19 +19,22 @@ void ctl_setconf_usage(FILE *f, const char *name)
 	fprintf(f, "Usage: %s %s <interface> <configuration filename>\n", PROG_NAME, name);
 }
 
-/* For syncconf: rewrites *file against the running configuration. */
-static bool sync_with_running(struct ctl_device *file, const char *ifname, char *err,
-			      size_t errlen)
+/*
+ * setconf and syncconf: rewrites *file against the running configuration,
+ * so that what the file lacks is cleared (see sync.h).
+ */
+static bool against_running(struct ctl_device *file, const char *ifname, bool sync, char *err,
+			    size_t errlen)
 {
 	struct ctl_device running;
 	bool ok = true;
 
-	if (!file->n_peers)
-		return true;	/* replace_peers stays: nothing to keep */
 	ctl_device_init(&running);
 	if (ctl_uapi_get(&running, ifname, err, errlen)) {
 		ctl_err_prefix(err, errlen, "cannot read the running configuration: ");
 		ok = false;
+	} else if (!sync) {
+		ctl_sync_clear_device(file, &running);
 	} else if (!ctl_sync_diff(file, &running)) {
 		ok = ctl_fail(err, errlen, "out of memory");
 	}
@@ -39,6 +44,7 @@ static bool sync_with_running(struct ctl_device *file, const char *ifname, char 
 
 int ctl_setconf_main(int argc, char *argv[])
 {
+	bool append = !strcmp(argv[0], "addconf");
 	char err[CTL_ERRLEN], *text = NULL;
 	struct ctl_device dev;
 	int ret = CTL_FAIL;
@@ -54,9 +60,10 @@ int ctl_setconf_main(int argc, char *argv[])
 	}
 	ctl_device_init(&dev);
 	if (!ctl_conf_read_file(&text, &len, argv[2], err, sizeof(err)) ||
-	    !ctl_conf_parse(&dev, text, len, argv[2], !strcmp(argv[0], "addconf"), err, sizeof(err)))
+	    !ctl_conf_parse(&dev, text, len, argv[2], append, err, sizeof(err)))
 		goto out;
-	if (!strcmp(argv[0], "syncconf") && !sync_with_running(&dev, argv[1], err, sizeof(err)))
+	if (!append && !against_running(&dev, argv[1], !strcmp(argv[0], "syncconf"), err,
+					sizeof(err)))
 		goto out;
 	if (ctl_uapi_set(argv[1], &dev, err, sizeof(err)))
 		goto out;

@@ -10,8 +10,19 @@
  *    (PersistentKeepalive) gets its running preshared key (keepalive)
  *    cleared, since the file means "none". Every file peer keeps
  *    replace_allowed_ips, as with setconf.
- * Extension keys cannot be cleared through the UAPI (it has no key for
- * "no alternate endpoints"), so running ones the file lacks stay.
+ *
+ * Extension settings the running configuration has and the file lacks are
+ * cleared (the request carries their empty value, see containers.h):
+ * device-level ones always (ctl_sync_clear_device, which setconf uses too),
+ * peer-level ones of the peers that stay (the others are removed or
+ * created anew). A running list (spread prefixes, alternate endpoints) is
+ * always emptied first, then gets the file's items, if any. A running
+ * setting at its default (spread_pairs=1024, endpoint_limit=8, steer=off,
+ * which flowspreadd always reports) is not cleared: there is nothing to
+ * undo, and a daemon that does not know empty values is not sent any.
+ *
+ * Peers are matched through a sorted index of the file's keys, so the diff
+ * takes n log n for n peers.
  */
 #ifndef FLOWSPREAD_CTL_SYNC_H
 #define FLOWSPREAD_CTL_SYNC_H
@@ -21,5 +32,8 @@
 
 /* Rewrites *file in place; false when out of memory (*file unchanged). */
 bool ctl_sync_diff(struct ctl_device *file, const struct ctl_device *running);
+
+/* Marks the device-level extension settings running has and file lacks to be cleared. */
+void ctl_sync_clear_device(struct ctl_device *file, const struct ctl_device *running);
 
 #endif

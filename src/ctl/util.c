@@ -138,5 +138,6 @@ bool ctl_show_keys(void)
 
 void ctl_error(const char *message)
 {
-	fprintf(stderr, PROG_NAME ": %s\n", message);
+	if (message[0])
+		fprintf(stderr, PROG_NAME ": %s\n", message);
 }

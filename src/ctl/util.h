@@ -50,7 +50,7 @@ bool ctl_parse_u64(uint64_t *out, const char *text, uint64_t max);
 /* WG_HIDE_KEYS=never shows private and preshared keys, as with wg. */
 bool ctl_show_keys(void);
 
-/* Prints "flowspreadctl: MESSAGE" on stderr. */
+/* Prints "flowspreadctl: MESSAGE" on stderr; nothing for "" (reported already). */
 void ctl_error(const char *message);
 
 #endif

@@ -143,6 +143,50 @@ Test(ctl_set, extension_arguments)
 	free(request);
 }
 
+Test(ctl_set, empty_extension_values_clear)
+{
+	char *request;
+
+	/* Each empty value is sent as such: the daemon sets the setting back to its default. */
+	SET_REQUEST(request, "spread-prefix", "", "spread-mode", "", "spread-ports", "",
+		    "spread-pairs", "", "endpoint-limit", "", "steer", "", "steer-qdisc", "",
+		    "peer", KEY_A_B64, "alt-endpoint", "", "spread-prefix", " ", "spread-ports", "");
+	ctl_assert_text(request,
+			"set=1\n"
+			"spread_prefix=\n"
+			"spread_mode=\n"
+			"spread_ports=\n"
+			"spread_pairs=\n"
+			"endpoint_limit=\n"
+			"steer=\n"
+			"steer_qdisc=\n"
+			"public_key=" KEY_A_HEX "\n"
+			"endpoint_alt=\n"
+			"spread_prefix=\n"
+			"spread_ports=\n"
+			"\n");
+	free(request);
+}
+
+Test(ctl_set, an_empty_list_value_then_items_replaces_the_list)
+{
+	char *request;
+
+	/* Items after the empty value replace the list; items before it are dropped. */
+	SET_REQUEST(request, "spread-prefix", "2001:db8:1::/64", "spread-prefix", "",
+		    "spread-prefix", "2001:db8:2::/64", "spread-ports", "", "spread-ports", "1-2",
+		    "peer", KEY_A_B64, "alt-endpoint", "192.0.2.1:1", "alt-endpoint", "");
+	ctl_assert_text(request,
+			"set=1\n"
+			"spread_prefix=\n"
+			"spread_prefix=2001:db8:2::/64\n"
+			"spread_ports=1-2\n"
+			"public_key=" KEY_A_HEX "\n"
+			"endpoint_alt=\n"
+			"\n");
+	free(request);
+}
+
 Test(ctl_set, usage_errors)
 {
 	SET_REFUSED(CTL_USAGE, "listen-port needs a value", "listen-port");
@@ -169,6 +213,10 @@ Test(ctl_set, bad_values)
 	SET_REFUSED(CTL_FAIL, "spread-ports \"9-8\": expected LOW-HIGH with 1 <= LOW <= HIGH <= 65535",
 		    "peer", KEY_A_B64, "spread-ports", "9-8");
 	SET_REFUSED(CTL_FAIL, "endpoint-limit \"100\": expected 0..64", "endpoint-limit", "100");
+	/* An empty value clears extension settings only. */
+	SET_REFUSED(CTL_FAIL, "listen-port \"\": expected a port 0..65535", "listen-port", "");
+	SET_REFUSED(CTL_FAIL, "endpoint \"\": expected HOST:PORT or [HOST]:PORT", "peer",
+		    KEY_A_B64, "endpoint", "");
 	SET_REFUSED(CTL_FAIL, "endpoint \"[::1]\": expected HOST:PORT or [HOST]:PORT", "peer",
 		    KEY_A_B64, "endpoint", "[::1]");
 	SET_REFUSED(CTL_FAIL, "private-key \"/nonexistent/key\": No such file or directory",
