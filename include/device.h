@@ -192,7 +192,7 @@ struct fs_device {
 
 	pthread_mutex_t lock;
 	struct fs_noise_identity *identity;
-	struct fs_cookie_checker *cookie_checker;	/* sodium_malloc'd */
+	struct fs_cookie_checker *cookie_checker;	/* secure pool (secmem.h) */
 	struct fs_index_table *index;
 	struct fs_allowedips *allowedips;
 	struct fs_ratelimiter *ratelimiter;

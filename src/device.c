@@ -12,35 +12,34 @@
 #include "log.h"
 #include "portreserve.h"
 #include "ratelimiter.h"
+#include "secmem.h"
 #include "socket.h"
 #include "worker.h"
 
-struct keypair_corpse {
-	struct rcu_head rcu;
-	struct fs_noise_keypair *keypair;
-};
+/* The keypair's own reclaim head is the RCU head: freeing never allocates. */
+_Static_assert(sizeof(struct rcu_head) == sizeof(struct fs_noise_reclaim),
+	       "struct fs_noise_reclaim must hold a struct rcu_head");
 
 static void keypair_free_rcu(struct rcu_head *head)
 {
-	struct keypair_corpse *corpse = caa_container_of(head, struct keypair_corpse, rcu);
+	struct fs_noise_reclaim *reclaim = (struct fs_noise_reclaim *)head;
 
-	fs_noise_keypair_destroy(corpse->keypair);
-	free(corpse);
+	fs_noise_keypair_destroy(caa_container_of(reclaim, struct fs_noise_keypair, reclaim));
 }
 
-/* Workers may still hold a keypair they looked up: free it after a grace period. */
+/*
+ * Workers may still hold a keypair they looked up: free it after a grace
+ * period. Also called by a worker (confirming a keypair) inside its
+ * read-side section, so it must neither allocate nor wait for readers.
+ */
 static void keypair_reclaim(struct fs_noise_keypair *keypair)
 {
-	struct keypair_corpse *corpse = malloc(sizeof(*corpse));
+	urcu_memb_call_rcu((struct rcu_head *)&keypair->reclaim, keypair_free_rcu);
+}
 
-	if (!corpse) {
-		/* Rare: wait for the readers here rather than leak or race. */
-		urcu_memb_synchronize_rcu();
-		fs_noise_keypair_destroy(keypair);
-		return;
-	}
-	corpse->keypair = keypair;
-	urcu_memb_call_rcu(&corpse->rcu, keypair_free_rcu);
+static void log_secmem(const char *msg)
+{
+	fs_log_error("%s", msg);
 }
 
 int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_workers)
@@ -59,8 +58,9 @@ int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_wor
 		dev->tun_fds[i] = dev->udp_fds[i] = -1;
 
 	fs_noise_set_keypair_reclaim(keypair_reclaim);
+	fs_secmem_set_logger(log_secmem);
 	dev->identity = fs_noise_identity_new();
-	dev->cookie_checker = sodium_malloc(sizeof(*dev->cookie_checker));
+	dev->cookie_checker = fs_secmem_alloc(sizeof(*dev->cookie_checker));
 	dev->index = fs_index_table_new();
 	dev->allowedips = fs_allowedips_new();
 	dev->ratelimiter = fs_ratelimiter_new(0);
@@ -103,8 +103,7 @@ void fs_device_destroy(struct fs_device *dev)
 	fs_index_table_free(dev->index);
 	fs_ratelimiter_free(dev->ratelimiter);
 	fs_noise_identity_free(dev->identity);
-	if (dev->cookie_checker)
-		sodium_free(dev->cookie_checker);
+	fs_secmem_free(dev->cookie_checker);
 	free(dev->handshake_queue);
 	if (dev->kick_fd >= 0)
 		close(dev->kick_fd);
