@@ -279,6 +279,11 @@ void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoi
 void fs_device_process_stale_sources(struct fs_device *dev);
 
 /* peer.c */
+/* Allocated, in no table (no lock needed); fs_peer_link adds it (lock held, cannot fail). */
+struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
+void fs_peer_link(struct fs_peer *peer);
+/* Frees a peer that fs_peer_new made and nothing linked. */
+void fs_peer_discard(struct fs_peer *peer);
 struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
 void fs_peer_remove(struct fs_peer *peer);
 void fs_peer_get_endpoint(struct fs_peer *peer, struct fs_endpoint *out, bool *has);
