@@ -279,8 +279,13 @@ void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoi
 void fs_device_process_stale_sources(struct fs_device *dev);
 
 /* peer.c */
-/* Allocated, in no table (no lock needed); fs_peer_link adds it (lock held, cannot fail). */
-struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
+/*
+ * Allocated, in no table (no lock needed), its secrets computed with
+ * identity (what the device's will be); fs_peer_link adds it to the
+ * device with the device's identity (lock held, cannot fail).
+ */
+struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
+			    const struct fs_noise_identity *identity);
 void fs_peer_link(struct fs_peer *peer);
 /* Frees a peer that fs_peer_new made and nothing linked. */
 void fs_peer_discard(struct fs_peer *peer);

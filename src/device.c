@@ -804,7 +804,8 @@ static int key_ref_cmp(const void *a, const void *b)
  * they will insert are reserved too. On failure everything is given back.
  */
 static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
-			 struct fs_peer **ready, char *err, size_t errlen)
+			 const struct fs_noise_identity *identity, struct fs_peer **ready,
+			 char *err, size_t errlen)
 {
 	size_t n = cfg->n_peers, final = cfg->replace_peers ? 0 : dev->n_peers, inserts = 0;
 	uint8_t own_key[WG_KEY_LEN];
@@ -839,7 +840,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			if (!exists && cp->update_only)
 				continue;
 			if (!exists) {
-				ready[refs[g].i] = fs_peer_new(dev, cp->public_key);
+				ready[refs[g].i] = fs_peer_new(dev, cp->public_key, identity);
 				if (!ready[refs[g].i]) {
 					ret = -ENOMEM;
 					fs_fail(err, errlen, "out of memory for peer %zu of %zu", refs[g].i + 1, n);
@@ -876,6 +877,7 @@ static void peers_discard(struct fs_device *dev, struct fs_peer **ready, size_t 
 /* What a set acquires before the first change; abort gives it all back. */
 struct apply_plan {
 	struct fs_peer **ready;		/* per request peer: the peer it creates, or NULL */
+	struct fs_noise_identity *identity;	/* a new private key's, for ready peers */
 	int new_fds[FS_MAX_WORKERS];
 	bool rebind;
 	uint16_t bound;
@@ -910,6 +912,7 @@ static void apply_abort(struct fs_device *dev, const struct fs_config *cfg,
 		fs_socket_close_group(plan->new_fds, dev->n_workers);
 	peers_discard(dev, plan->ready, cfg->n_peers);
 	free(plan->ready);
+	fs_noise_identity_free(plan->identity);
 }
 
 /* Everything that can fail, in the order it is undone backwards. */
@@ -920,22 +923,18 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 	uint32_t fwmark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
 	int ret;
 
-	if (cfg->has_private_key && !sodium_is_zero(cfg->private_key, WG_KEY_LEN)) {
-		uint8_t key[WG_KEY_LEN], public_key[WG_KEY_LEN];
-		bool ok;
-
-		memcpy(key, cfg->private_key, WG_KEY_LEN);
-		key[0] &= 248;
-		key[31] = (key[31] & 127) | 64;
-		ok = fs_noise_public_from_private(public_key, key);
-		sodium_memzero(key, sizeof(key));
-		if (!ok)
+	if (cfg->has_private_key) {
+		plan->identity = fs_noise_identity_new();
+		if (!plan->identity)
+			return fs_fail(err, errlen, "out of memory for the private key"), -ENOMEM;
+		if (!fs_noise_identity_set_private(plan->identity, cfg->private_key))
 			return fs_fail(err, errlen, "private_key: its public key is degenerate"), -EINVAL;
 	}
 	plan->ready = cfg->n_peers ? calloc(cfg->n_peers, sizeof(*plan->ready)) : NULL;
 	if (cfg->n_peers && !plan->ready)
 		return fs_fail(err, errlen, "out of memory for %zu peers", cfg->n_peers), -ENOMEM;
-	ret = peers_prepare(dev, cfg, plan->ready, err, errlen);
+	ret = peers_prepare(dev, cfg, plan->identity ? plan->identity : dev->identity, plan->ready,
+			    err, errlen);
 	if (ret)
 		return ret;
 
@@ -1035,6 +1034,7 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		snprintf(err, errlen, "applying the configuration: %s", strerror(-ret));
 	peers_discard(dev, plan.ready, cfg->n_peers);	/* none, unless a peer failed */
 	free(plan.ready);
+	fs_noise_identity_free(plan.identity);
 	pthread_mutex_unlock(&dev->lock);
 	if (restart) {
 		int started;

@@ -31,16 +31,18 @@ struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t publi
 
 /*
  * A peer with everything it needs allocated, in no table yet: nothing
- * reads it until fs_peer_link. Needs no lock (it reads only the identity
- * pointer and the endpoint limit). NULL with errno set on failure.
+ * reads it until fs_peer_link. Its static-static secret is computed with
+ * "identity", the device's once the set is applied (fs_peer_link then
+ * points it at the device's). Needs no lock. NULL with errno set on failure.
  */
-struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN])
+struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
+			    const struct fs_noise_identity *identity)
 {
 	struct fs_peer *peer = calloc(1, sizeof(*peer));
 
 	if (!peer)
 		return NULL;
-	peer->noise = fs_noise_peer_new(dev->identity, public_key, NULL, peer);
+	peer->noise = fs_noise_peer_new(identity, public_key, NULL, peer);
 	if (!peer->noise)
 		goto err_noise;
 	peer->device = dev;
@@ -76,6 +78,7 @@ void fs_peer_link(struct fs_peer *peer)
 	struct fs_device *dev = peer->device;
 	unsigned int h = hash_of(peer->noise->handshake.remote_static);
 
+	peer->noise->handshake.identity = dev->identity;
 	peer->serial = ++dev->next_peer_serial;
 	fs_peer_update_role(peer);
 	fs_timers_init(peer);
@@ -94,7 +97,7 @@ struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[W
 		errno = ENOSPC;
 		return NULL;
 	}
-	peer = fs_peer_new(dev, public_key);
+	peer = fs_peer_new(dev, public_key, dev->identity);
 	if (peer)
 		fs_peer_link(peer);
 	return peer;
