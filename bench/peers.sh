@@ -122,9 +122,9 @@ step()
 	ifname=${ifname:0:15}
 	sock=/var/run/wireguard/$ifname.sock
 	if [[ $impl == fs ]]; then
-		ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
+		LOG_LEVEL=verbose ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
 	else
-		WG_PROCESS_FOREGROUND=1 ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
+		WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
 	fi
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
@@ -134,7 +134,7 @@ step()
 	[[ -S $sock ]] || die "$bin did not create $sock: $(cat "$tmp/log")"
 	sleep 0.5
 	rss0=$(rss "$pid") maps0=$(maps "$pid")
-	read -r secs answer listed < <(exchange "$sock" "$tmp/req$peers") || die "UAPI exchange failed"
+	read -r secs answer listed < <(exchange "$sock" "$tmp/req$peers") || die "UAPI exchange failed: $(cat "$tmp/log")"
 	[[ $answer == errno=0 && $listed == "$peers" ]] ||
 		die "$bin: a set of $peers peers answered $answer and get lists $listed peers"
 	out=$(printf '{"impl":"%s","binary":"%s","peers":%d,"seconds":%s,"rss_before_kib":%d,"rss_kib":%d,"maps_before":%d,"maps":%d}' \

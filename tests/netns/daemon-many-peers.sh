@@ -51,7 +51,7 @@ uapi()
 	python3 - "/var/run/wireguard/$1.sock" "$2" <<-'EOF' || fail "UAPI exchange with $1 failed"
 	import socket, sys
 	s = socket.socket(socket.AF_UNIX)
-	s.settimeout(120)
+	s.settimeout(600)
 	s.connect(sys.argv[1])
 	s.sendall(open(sys.argv[2], 'rb').read())
 	got = b''
@@ -122,6 +122,9 @@ n "$b" wg set "$bif" private-key "$fs_tmp/go.key" listen-port 51821 \
 	peer "$fs_pub" endpoint 192.0.2.1:51820 allowed-ips 10.9.0.1/32 ||
 	fail "cannot configure wireguard-go"
 tunnel_up "$b" "$bif" 10.9.0.2/24
+# The first ping waits for the handshake (the control thread walks 100,000
+# peers' timers after each event, slow under the sanitizers).
+until_true 60 n "$a" ping -n -c 1 -W 1 10.9.0.2 >/dev/null || fail "no handshake with wireguard-go"
 ping_all "$a" 10.9.0.2
 ping_all "$b" 10.9.0.1
 check_maps "$aif" "after the handshake"
