@@ -49,6 +49,14 @@ typedef bool (*fs_allowedips_walk_fn)(void *ctx, int family, const void *address
 void fs_allowedips_walk_by_peer(const struct fs_allowedips *table, void *peer,
 				fs_allowedips_walk_fn fn, void *ctx);
 
+/*
+ * Sets aside memory for the next "inserts" insertions, so that they cannot
+ * fail for want of it: 0 or -ENOMEM (what was set aside stays until
+ * unreserve). unreserve frees what was not used.
+ */
+int fs_allowedips_reserve(struct fs_allowedips *table, size_t inserts);
+void fs_allowedips_unreserve(struct fs_allowedips *table);
+
 /* Number of prefixes stored (all peers). */
 size_t fs_allowedips_count(const struct fs_allowedips *table);
 

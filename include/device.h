@@ -192,7 +192,7 @@ struct fs_device {
 
 	pthread_mutex_t lock;
 	struct fs_noise_identity *identity;
-	struct fs_cookie_checker *cookie_checker;	/* sodium_malloc'd */
+	struct fs_cookie_checker *cookie_checker;	/* secure pool (secmem.h) */
 	struct fs_index_table *index;
 	struct fs_allowedips *allowedips;
 	struct fs_ratelimiter *ratelimiter;
@@ -279,6 +279,16 @@ void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoi
 void fs_device_process_stale_sources(struct fs_device *dev);
 
 /* peer.c */
+/*
+ * Allocated, in no table (no lock needed), its secrets computed with
+ * identity (what the device's will be); fs_peer_link adds it to the
+ * device with the device's identity (lock held, cannot fail).
+ */
+struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
+			    const struct fs_noise_identity *identity);
+void fs_peer_link(struct fs_peer *peer);
+/* Frees a peer that fs_peer_new made and nothing linked. */
+void fs_peer_discard(struct fs_peer *peer);
 struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
 void fs_peer_remove(struct fs_peer *peer);
 void fs_peer_get_endpoint(struct fs_peer *peer, struct fs_endpoint *out, bool *has);

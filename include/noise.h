@@ -2,9 +2,9 @@
 /*
  * The Noise_IKpsk2 handshake of WireGuard v1 and the keypairs it yields.
  *
- * Objects holding key material (identities, peers, keypairs) are allocated
- * with sodium_malloc (guarded, locked pages) and wiped with sodium_memzero
- * when freed. The core does no I/O and reads no clock: "now" is passed in
+ * Objects holding key material (identities, peers, keypairs) come from the
+ * secure pool (secmem.h: guarded, locked chunks of many objects) and are
+ * wiped with sodium_memzero when freed. The core does no I/O and reads no clock: "now" is passed in
  * (see clock.h) and timestamps are made by the caller (see tai64n.h).
  *
  * Not thread-safe by itself: the daemon serialises handshake processing per
@@ -53,6 +53,15 @@ struct fs_noise_keypair {
 	 */
 	uint8_t spread_key[WG_KEY_LEN];
 	bool has_spread_key;
+	/*
+	 * Room for the reclaimer to queue the keypair (the daemon's RCU head
+	 * fits: a next pointer and a function), so that freeing a keypair
+	 * never allocates.
+	 */
+	struct fs_noise_reclaim {
+		void *next;
+		void (*func)(void *head);
+	} reclaim;
 };
 
 struct fs_noise_handshake {
@@ -90,8 +99,10 @@ struct fs_noise_peer {
 /*
  * Keypairs that leave a peer are unhashed at once and handed to the
  * reclaimer, which by default destroys them at once. A daemon whose
- * datapath reads keypairs under RCU sets a reclaimer that calls
- * fs_noise_keypair_destroy after a grace period.
+ * datapath reads keypairs under RCU sets a reclaimer that queues the
+ * keypair by its embedded "reclaim" head and calls fs_noise_keypair_destroy
+ * after a grace period; the reclaimer must not allocate or wait, since it
+ * may run on a worker inside its read-side section.
  */
 void fs_noise_set_keypair_reclaim(void (*reclaim)(struct fs_noise_keypair *keypair));
 void fs_noise_keypair_destroy(struct fs_noise_keypair *keypair);

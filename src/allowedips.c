@@ -76,6 +76,10 @@ struct fs_allowedips {
 	struct peer_entry **buckets;
 	size_t bucket_count;		/* a power of two */
 	size_t peer_count;
+	/* fs_allowedips_reserve: nodes chained by bit[0], entries by next */
+	struct node *spare_nodes;
+	struct peer_entry *spare_entries;
+	size_t n_spare_nodes, n_spare_entries;
 };
 
 /* --- keys ---------------------------------------------------------------- */
@@ -223,9 +227,15 @@ static struct peer_entry *peer_get(struct fs_allowedips *table, void *peer)
 
 	if (entry)
 		return entry;
-	entry = malloc(sizeof(*entry));
-	if (!entry)
-		return NULL;
+	entry = table->spare_entries;
+	if (entry) {
+		table->spare_entries = entry->next;
+		--table->n_spare_entries;
+	} else {
+		entry = malloc(sizeof(*entry));
+		if (!entry)
+			return NULL;
+	}
 	entry->peer = peer;
 	CDS_INIT_LIST_HEAD(&entry->nodes);
 	chain(table->buckets, table->bucket_count, entry);
@@ -251,12 +261,20 @@ static void peer_put(struct fs_allowedips *table, struct peer_entry *entry)
 
 /* --- nodes (writer side) ------------------------------------------------- */
 
-static struct node *node_new(const struct key *key, uint8_t cidr, uint8_t bits)
+static struct node *node_new(struct fs_allowedips *table, const struct key *key, uint8_t cidr,
+			     uint8_t bits)
 {
-	struct node *node = calloc(1, sizeof(*node));
+	struct node *node = table->spare_nodes;
 
-	if (!node)
-		return NULL;
+	if (node) {
+		table->spare_nodes = node->bit[0];
+		--table->n_spare_nodes;
+		memset(node, 0, sizeof(*node));
+	} else {
+		node = calloc(1, sizeof(*node));
+		if (!node)
+			return NULL;
+	}
 	node->key = *key;
 	key_mask(&node->key, cidr);
 	node->cidr = cidr;
@@ -374,14 +392,14 @@ static int add(struct fs_allowedips *table, struct node *parent, const struct ke
 	struct peer_entry *entry;
 	unsigned int common = cidr;
 
-	node = node_new(key, cidr, bits);
+	node = node_new(table, key, cidr, bits);
 	if (!node)
 		goto err_node;
 	down = *slot_of(table, parent, node);
 	if (down && common_bits(&down->key, key) < cidr)
 		common = common_bits(&down->key, key);
 	if (common < cidr) {
-		glue = node_new(key, (uint8_t)common, bits);
+		glue = node_new(table, key, (uint8_t)common, bits);
 		if (!glue)
 			goto err_glue;
 	}
@@ -462,10 +480,52 @@ static void peers_free(struct fs_allowedips *table)
 	free(table->buckets);
 }
 
+/* An insertion takes at most two nodes (the prefix and a glue node) and an entry. */
+int fs_allowedips_reserve(struct fs_allowedips *table, size_t inserts)
+{
+	while (table->n_spare_nodes < 2 * inserts) {
+		struct node *node = calloc(1, sizeof(*node));
+
+		if (!node)
+			return -ENOMEM;
+		node->bit[0] = table->spare_nodes;
+		table->spare_nodes = node;
+		++table->n_spare_nodes;
+	}
+	while (table->n_spare_entries < inserts) {
+		struct peer_entry *entry = malloc(sizeof(*entry));
+
+		if (!entry)
+			return -ENOMEM;
+		entry->next = table->spare_entries;
+		table->spare_entries = entry;
+		++table->n_spare_entries;
+	}
+	return 0;
+}
+
+void fs_allowedips_unreserve(struct fs_allowedips *table)
+{
+	while (table->spare_nodes) {
+		struct node *node = table->spare_nodes;
+
+		table->spare_nodes = node->bit[0];
+		free(node);
+	}
+	while (table->spare_entries) {
+		struct peer_entry *entry = table->spare_entries;
+
+		table->spare_entries = entry->next;
+		free(entry);
+	}
+	table->n_spare_nodes = table->n_spare_entries = 0;
+}
+
 void fs_allowedips_free(struct fs_allowedips *table)
 {
 	if (!table)
 		return;
+	fs_allowedips_unreserve(table);
 	trie_free(table->root[0]);
 	trie_free(table->root[1]);
 	peers_free(table);

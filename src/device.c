@@ -12,35 +12,34 @@
 #include "log.h"
 #include "portreserve.h"
 #include "ratelimiter.h"
+#include "secmem.h"
 #include "socket.h"
 #include "worker.h"
 
-struct keypair_corpse {
-	struct rcu_head rcu;
-	struct fs_noise_keypair *keypair;
-};
+/* The keypair's own reclaim head is the RCU head: freeing never allocates. */
+_Static_assert(sizeof(struct rcu_head) == sizeof(struct fs_noise_reclaim),
+	       "struct fs_noise_reclaim must hold a struct rcu_head");
 
 static void keypair_free_rcu(struct rcu_head *head)
 {
-	struct keypair_corpse *corpse = caa_container_of(head, struct keypair_corpse, rcu);
+	struct fs_noise_reclaim *reclaim = (struct fs_noise_reclaim *)head;
 
-	fs_noise_keypair_destroy(corpse->keypair);
-	free(corpse);
+	fs_noise_keypair_destroy(caa_container_of(reclaim, struct fs_noise_keypair, reclaim));
 }
 
-/* Workers may still hold a keypair they looked up: free it after a grace period. */
+/*
+ * Workers may still hold a keypair they looked up: free it after a grace
+ * period. Also called by a worker (confirming a keypair) inside its
+ * read-side section, so it must neither allocate nor wait for readers.
+ */
 static void keypair_reclaim(struct fs_noise_keypair *keypair)
 {
-	struct keypair_corpse *corpse = malloc(sizeof(*corpse));
+	urcu_memb_call_rcu((struct rcu_head *)&keypair->reclaim, keypair_free_rcu);
+}
 
-	if (!corpse) {
-		/* Rare: wait for the readers here rather than leak or race. */
-		urcu_memb_synchronize_rcu();
-		fs_noise_keypair_destroy(keypair);
-		return;
-	}
-	corpse->keypair = keypair;
-	urcu_memb_call_rcu(&corpse->rcu, keypair_free_rcu);
+static void log_secmem(const char *msg)
+{
+	fs_log_error("%s", msg);
 }
 
 int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_workers)
@@ -59,8 +58,15 @@ int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_wor
 		dev->tun_fds[i] = dev->udp_fds[i] = -1;
 
 	fs_noise_set_keypair_reclaim(keypair_reclaim);
+	fs_secmem_set_logger(log_secmem);
+	/*
+	 * liburcu makes its call_rcu thread at the first call_rcu and aborts
+	 * if it cannot (a thread stack is a mapping, and memory may be short
+	 * by then): make it now, while starting.
+	 */
+	urcu_memb_get_default_call_rcu_data();
 	dev->identity = fs_noise_identity_new();
-	dev->cookie_checker = sodium_malloc(sizeof(*dev->cookie_checker));
+	dev->cookie_checker = fs_secmem_alloc(sizeof(*dev->cookie_checker));
 	dev->index = fs_index_table_new();
 	dev->allowedips = fs_allowedips_new();
 	dev->ratelimiter = fs_ratelimiter_new(0);
@@ -103,8 +109,7 @@ void fs_device_destroy(struct fs_device *dev)
 	fs_index_table_free(dev->index);
 	fs_ratelimiter_free(dev->ratelimiter);
 	fs_noise_identity_free(dev->identity);
-	if (dev->cookie_checker)
-		sodium_free(dev->cookie_checker);
+	fs_secmem_free(dev->cookie_checker);
 	free(dev->handshake_queue);
 	if (dev->kick_fd >= 0)
 		close(dev->kick_fd);
@@ -305,27 +310,36 @@ static int set_private_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN])
 	return 0;
 }
 
-static bool is_own_key(struct fs_device *dev, const uint8_t key[WG_KEY_LEN],
-		       const struct fs_config *cfg)
+/*
+ * Our public key once cfg is applied, into own; false if we will have
+ * none. Worked out once a request: a public key costs a scalar
+ * multiplication, and a request may name a million peers.
+ */
+static bool own_key_after(struct fs_device *dev, const struct fs_config *cfg,
+			  uint8_t own[WG_KEY_LEN])
 {
-	uint8_t public_key[WG_KEY_LEN];
-
-	if (cfg->has_private_key) {
-		if (sodium_is_zero(cfg->private_key, WG_KEY_LEN))
-			return false;
-		if (!fs_noise_public_from_private(public_key, cfg->private_key))
-			return false;
-		return !sodium_memcmp(public_key, key, WG_KEY_LEN);
-	}
-	return dev->identity->has_identity &&
-	       !sodium_memcmp(dev->identity->public_key, key, WG_KEY_LEN);
+	if (cfg->has_private_key)
+		return !sodium_is_zero(cfg->private_key, WG_KEY_LEN) &&
+		       fs_noise_public_from_private(own, cfg->private_key);
+	memcpy(own, dev->identity->public_key, WG_KEY_LEN);
+	return dev->identity->has_identity;
 }
 
+static bool is_own_key(const uint8_t key[WG_KEY_LEN], const uint8_t *own)
+{
+	return own && !sodium_memcmp(own, key, WG_KEY_LEN);
+}
+
+/*
+ * ready: the peer apply_prepare made for cp, if it creates one (taken
+ * here); own: our public key (own_key_after), NULL for none.
+ */
 static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
-		      const struct fs_config_peer *cp, uint64_t now)
+		      const struct fs_config_peer *cp, struct fs_peer **ready,
+		      const uint8_t *own, uint64_t now)
 {
 	struct fs_peer *peer = fs_device_lookup_peer(dev, cp->public_key);
-	if (is_own_key(dev, cp->public_key, cfg))
+	if (is_own_key(cp->public_key, own))
 		return 0;	/* ignored, as wireguard-go does */
 	if (cp->remove) {
 		if (peer)
@@ -333,11 +347,11 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		return 0;
 	}
 	if (!peer) {
-		if (cp->update_only)
+		if (cp->update_only || !*ready)
 			return 0;
-		peer = fs_peer_create(dev, cp->public_key);
-		if (!peer)
-			return -errno;
+		peer = *ready;
+		*ready = NULL;
+		fs_peer_link(peer);
 	}
 	if (cp->has_preshared_key)
 		fs_noise_peer_set_preshared_key(peer->noise, cp->preshared_key);
@@ -571,58 +585,70 @@ static void guard_for(struct fs_guard *guard, const struct fs_device *dev,
 		guard->ranges[guard->n_ranges++] = v->ports;
 }
 
+/* a is the guard b of the device, still in place. */
 static bool same_guard(const struct fs_guard *a, const struct fs_guard *b)
 {
-	return !memcmp(&a->prefix, &b->prefix, sizeof(a->prefix)) && a->n_ranges == b->n_ranges &&
+	return b->installed && !memcmp(&a->prefix, &b->prefix, sizeof(a->prefix)) &&
+	       a->n_ranges == b->n_ranges &&
 	       !memcmp(a->ranges, b->ranges, a->n_ranges * sizeof(a->ranges[0]));
+}
+
+static bool is_device_guard(const struct fs_device *dev, const struct fs_guard *guard)
+{
+	for (size_t j = 0; j < dev->n_guards; ++j)
+		if (same_guard(guard, &dev->guards[j]))
+			return true;
+	return false;
 }
 
 /*
  * Installs the guards the new settings need and that are not in place yet
- * (into guards[], which keeps the ones already there). On failure removes
- * what it installed and returns the error: nothing changed.
+ * (into guards[], which keeps the ones already there). *n says how many of
+ * guards[] were handled; on failure guards_abort puts everything back.
  */
 static int guards_prepare(struct fs_device *dev, const struct spread_view *v, uint16_t port,
-			  struct fs_guard *guards, char *err, size_t errlen)
+			  struct fs_guard *guards, size_t *n, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < v->n_prefixes; ++i) {
+	for (*n = 0; *n < v->n_prefixes; ++*n) {
+		struct fs_guard *guard = &guards[*n];
 		bool kept = false;
 		int ret;
 
-		guard_for(&guards[i], dev, &v->prefixes[i], v, port);
+		guard_for(guard, dev, &v->prefixes[*n], v, port);
 		for (size_t j = 0; j < dev->n_guards && !kept; ++j)
-			if (same_guard(&guards[i], &dev->guards[j])) {
-				guards[i] = dev->guards[j];
+			if (same_guard(guard, &dev->guards[j])) {
+				*guard = dev->guards[j];
 				kept = true;
 			}
 		if (kept)
 			continue;
 		/*
 		 * The same prefix guarded for other ports (a new listen port):
-		 * its routes would clash, so it goes first, and comes back if
-		 * the new one cannot be installed.
+		 * its routes would clash, so it goes first, and comes back in
+		 * guards_abort if the set fails.
 		 */
 		for (size_t j = 0; j < dev->n_guards; ++j)
-			if (!memcmp(&dev->guards[j].prefix, &guards[i].prefix, sizeof(guards[i].prefix)))
+			if (!memcmp(&dev->guards[j].prefix, &guard->prefix, sizeof(guard->prefix)))
 				fs_guard_remove(&dev->guards[j], NULL, 0);
-		ret = fs_guard_install(&guards[i], err, errlen);
-		if (ret) {
-			while (i--) {
-				bool was_kept = false;
-
-				for (size_t j = 0; j < dev->n_guards; ++j)
-					was_kept |= same_guard(&guards[i], &dev->guards[j]);
-				if (!was_kept)
-					fs_guard_remove(&guards[i], NULL, 0);
-			}
-			/* Put back any old guard removed above (a no-op for those still in place). */
-			for (size_t j = 0; j < dev->n_guards; ++j)
-				if (!dev->guards[j].installed)
-					fs_guard_install(&dev->guards[j], NULL, 0);
+		ret = fs_guard_install(guard, err, errlen);
+		if (ret)
 			return ret;
-		}
 	}
 	return 0;
+}
+
+/* Removes the first n of guards[] that are not the device's, and puts the device's back. */
+static void guards_abort(struct fs_device *dev, struct fs_guard *guards, size_t n)
+{
+	for (size_t i = 0; i < n; ++i)
+		if (guards[i].installed && !is_device_guard(dev, &guards[i]))
+			fs_guard_remove(&guards[i], NULL, 0);
+	for (size_t j = 0; j < dev->n_guards; ++j) {
+		char err[FS_ERRLEN];
+
+		if (!dev->guards[j].installed && fs_guard_install(&dev->guards[j], err, sizeof(err)))
+			fs_log_error("putting back a guard: %s", err);
+	}
 }
 
 /* Removes the old guards the new set does not keep, and takes the new set. */
@@ -633,7 +659,7 @@ static void guards_commit(struct fs_device *dev, const struct fs_guard *guards, 
 
 		for (size_t i = 0; i < n; ++i)
 			kept |= same_guard(&guards[i], &dev->guards[j]);
-		if (!kept)
+		if (!kept && dev->guards[j].installed)
 			fs_guard_remove(&dev->guards[j], NULL, 0);
 	}
 	memcpy(dev->guards, guards, n * sizeof(guards[0]));
@@ -647,6 +673,8 @@ struct port_sockets {
 	int *fds;		/* the new set, NULL for none */
 	unsigned int n;
 	uint16_t low;
+	/* fds[i] is the device's socket of the same port, kept: ports in both ranges */
+	uint8_t reused[FS_SPREAD_PORTS_MAX / 8];
 };
 
 static bool wants_ports(const struct spread_view *v)
@@ -654,13 +682,21 @@ static bool wants_ports(const struct spread_view *v)
 	return v->has_ports && (v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH);
 }
 
-/* Opens the sockets the new settings need, if they are not the device's already. */
+static bool port_reused(const struct port_sockets *ps, unsigned int i)
+{
+	return ps->reused[i / 8] & (1U << (i % 8));
+}
+
+/*
+ * Opens the sockets the new settings need, if they are not the device's
+ * already. A port in both the old and the new range keeps its socket: a
+ * new one could not bind while the old one holds the port.
+ */
 static int ports_prepare(const struct fs_device *dev, const struct spread_view *v,
 			 uint32_t fwmark, struct port_sockets *ps, char *err, size_t errlen)
 {
 	unsigned int n = wants_ports(v) ? (unsigned int)(v->ports.high - v->ports.low) + 1 : 0;
-	uint16_t failed = 0;
-	int ret;
+	int ret = 0;
 
 	memset(ps, 0, sizeof(*ps));
 	if (n == dev->n_port_fds && (!n || v->ports.low == dev->port_fds_low))
@@ -671,23 +707,34 @@ static int ports_prepare(const struct fs_device *dev, const struct spread_view *
 	ps->fds = malloc(n * sizeof(*ps->fds));
 	if (!ps->fds)
 		return fs_fail(err, errlen, "out of memory for the sockets of spread_ports"), -ENOMEM;
-	ret = fs_socket_open_ports(ps->fds, v->ports.low, v->ports.high, fwmark, v->n_prefixes > 0,
-				   &failed);
-	if (ret) {
-		free(ps->fds);
-		ps->fds = NULL;
-		return fs_fail(err, errlen, "cannot listen on UDP port %u of spread_ports=%u-%u: %s",
-			       failed, v->ports.low, v->ports.high, strerror(-ret)), ret;
-	}
-	ps->n = n;
 	ps->low = v->ports.low;
+	for (unsigned int i = 0; i < n; ++i) {
+		uint16_t port = (uint16_t)(v->ports.low + i), failed = 0;
+		int old = fs_port_index(dev->port_fds_low, dev->n_port_fds, port);
+
+		if (old >= 0) {
+			ps->fds[i] = dev->port_fds[old];
+			ps->reused[i / 8] |= 1U << (i % 8);
+		} else {
+			ret = fs_socket_open_ports(&ps->fds[i], port, port, fwmark,
+						   v->n_prefixes > 0, &failed);
+		}
+		ps->n = i + !ret;
+		if (ret) {
+			fs_fail(err, errlen, "cannot listen on UDP port %u of spread_ports=%u-%u: %s",
+				port, v->ports.low, v->ports.high, strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
+/* Closes what ports_prepare opened; the device's sockets stay. */
 static void ports_discard(struct port_sockets *ps)
 {
-	if (ps->fds)
-		fs_socket_close_group(ps->fds, ps->n);
+	for (unsigned int i = 0; ps->fds && i < ps->n; ++i)
+		if (!port_reused(ps, i))
+			fs_socket_close_group(&ps->fds[i], 1);
 	free(ps->fds);
 	ps->fds = NULL;
 }
@@ -713,15 +760,23 @@ static void ports_close(struct fs_device *dev)
 }
 
 /*
- * With the workers stopped: the new set replaces the old one, and its range
- * is reserved, so that no ephemeral port of another program lands in it
- * while it is ours. Reserving is a courtesy to the rest of the host: if
- * the sysctl cannot be written, the sockets work anyway.
+ * With the workers stopped: the new set replaces the old one (keeping the
+ * sockets of the ports in both), and its range is reserved, so that no
+ * ephemeral port of another program lands in it while it is ours.
+ * Reserving is a courtesy to the rest of the host: if the sysctl cannot
+ * be written, the sockets work anyway.
  */
 static void ports_commit(struct fs_device *dev, struct port_sockets *ps)
 {
 	int ret;
 
+	for (unsigned int i = 0; i < ps->n; ++i) {
+		int old = port_reused(ps, i) ?
+			  fs_port_index(dev->port_fds_low, dev->n_port_fds, (uint16_t)(ps->low + i)) : -1;
+
+		if (old >= 0)
+			dev->port_fds[old] = -1;	/* now the new set's */
+	}
 	ports_close(dev);
 	if (!ps->n)
 		return;
@@ -735,93 +790,240 @@ static void ports_commit(struct fs_device *dev, struct port_sockets *ps)
 			     ps->low, ps->low + ps->n - 1, strerror(-ret));
 }
 
-/*
- * Everything that can fail for a reason the user can fix is checked, and
- * every resource acquired, before the first change: a set is applied whole
- * or not at all. Only running out of memory while inserting allowed IPs
- * can stop it half way, and that is reported as -ENOMEM.
- */
-int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
+/* ---- peers: everything a set may allocate, before the first change ----------- */
+
+struct key_ref {
+	const uint8_t *key;
+	size_t i;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
 {
-	struct fs_guard guards[FS_MAX_PREFIXES];
-	struct port_sockets ports;
-	struct spread_view view;
-	int new_fds[FS_MAX_WORKERS];
-	uint32_t fwmark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
-	bool rebind = false, restart;
-	uint16_t bound = 0;
-	uint64_t now = fs_clock_now();
+	const struct key_ref *x = a, *y = b;
+	int c = memcmp(x->key, y->key, WG_KEY_LEN);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Plays the request's peers in order, per public key, to find which of
+ * them will create a peer: ready[i] is made for those. The allowed IPs
+ * they will insert are reserved too. On failure everything is given back.
+ */
+static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
+			 const struct fs_noise_identity *identity, struct fs_peer **ready,
+			 char *err, size_t errlen)
+{
+	size_t n = cfg->n_peers, final = cfg->replace_peers ? 0 : dev->n_peers, inserts = 0;
+	uint8_t own_key[WG_KEY_LEN];
+	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
+	struct key_ref *refs;
 	int ret = 0;
 
-	err[0] = '\0';
-	spread_view(&view, dev, cfg);
-	ret = check_spreading(dev, cfg, &view, err, errlen);
+	if (!n)
+		return 0;
+	refs = malloc(n * sizeof(*refs));
+	if (!refs)
+		return fs_fail(err, errlen, "out of memory for %zu peers", n), -ENOMEM;
+	for (size_t i = 0; i < n; ++i)
+		refs[i] = (struct key_ref){ cfg->peers[i].public_key, i };
+	qsort(refs, n, sizeof(*refs), key_ref_cmp);
+	for (size_t g = 0; g < n;) {
+		const struct fs_config_peer *first = &cfg->peers[refs[g].i];
+		bool exists = !cfg->replace_peers && fs_device_lookup_peer(dev, first->public_key);
+		bool ours = is_own_key(first->public_key, own);
+		size_t end = g;
+
+		while (end < n && !memcmp(refs[end].key, first->public_key, WG_KEY_LEN))
+			++end;
+		for (; g < end && !ours; ++g) {
+			const struct fs_config_peer *cp = &cfg->peers[refs[g].i];
+
+			if (cp->remove) {
+				final -= exists;
+				exists = false;
+				continue;
+			}
+			if (!exists && cp->update_only)
+				continue;
+			if (!exists) {
+				ready[refs[g].i] = fs_peer_new(dev, cp->public_key, identity);
+				if (!ready[refs[g].i]) {
+					ret = -ENOMEM;
+					fs_fail(err, errlen, "out of memory for peer %zu of %zu", refs[g].i + 1, n);
+					goto out;
+				}
+				exists = true;
+				++final;
+			}
+			inserts += cp->n_allowed_ips;
+		}
+		g = end;
+	}
+	if (final > WG_MAX_PEERS_PER_DEVICE) {
+		ret = -ENOSPC;
+		fs_fail(err, errlen, "%zu peers: at most %u", final, WG_MAX_PEERS_PER_DEVICE);
+	} else if (fs_allowedips_reserve(dev->allowedips, inserts)) {
+		ret = -ENOMEM;
+		fs_fail(err, errlen, "out of memory for %zu allowed IPs", inserts);
+	}
+out:
+	free(refs);
+	return ret;
+}
+
+static void peers_discard(struct fs_device *dev, struct fs_peer **ready, size_t n)
+{
+	for (size_t i = 0; ready && i < n; ++i)
+		fs_peer_discard(ready[i]);
+	fs_allowedips_unreserve(dev->allowedips);
+}
+
+/* ---- applying a set: prepare, then commit or abort -------------------------- */
+
+/* What a set acquires before the first change; abort gives it all back. */
+struct apply_plan {
+	struct fs_peer **ready;		/* per request peer: the peer it creates, or NULL */
+	struct fs_noise_identity *identity;	/* a new private key's, for ready peers */
+	int new_fds[FS_MAX_WORKERS];
+	bool rebind;
+	uint16_t bound;
+	struct port_sockets ports;
+	struct fs_guard guards[FS_MAX_PREFIXES];
+	size_t n_guards;		/* handled by guards_prepare */
+	bool marked;			/* the device's sockets carry the new mark */
+};
+
+static int marks_set(struct fs_device *dev, const struct apply_plan *plan, uint32_t fwmark)
+{
+	int ret = 0;
+
+	if (!plan->rebind)
+		ret = fs_socket_set_mark(dev->udp_fds, dev->n_workers, fwmark);
+	if (!ret && plan->ports.change && plan->ports.n)
+		ret = fs_socket_set_mark(plan->ports.fds, plan->ports.n, fwmark);
+	else if (!ret && !plan->ports.change && dev->n_port_fds)
+		ret = fs_socket_set_mark(dev->port_fds, dev->n_port_fds, fwmark);
+	return ret;
+}
+
+/* The one way back, whatever step failed: the device is as it was. */
+static void apply_abort(struct fs_device *dev, const struct fs_config *cfg,
+			struct apply_plan *plan)
+{
+	if (plan->marked)
+		marks_set(dev, plan, dev->fwmark);
+	guards_abort(dev, plan->guards, plan->n_guards);
+	ports_discard(&plan->ports);
+	if (plan->rebind)
+		fs_socket_close_group(plan->new_fds, dev->n_workers);
+	peers_discard(dev, plan->ready, cfg->n_peers);
+	free(plan->ready);
+	fs_noise_identity_free(plan->identity);
+}
+
+/* Everything that can fail, in the order it is undone backwards. */
+static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
+			 const struct spread_view *view, struct apply_plan *plan,
+			 char *err, size_t errlen)
+{
+	uint32_t fwmark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
+	int ret;
+
+	if (cfg->has_private_key) {
+		plan->identity = fs_noise_identity_new();
+		if (!plan->identity)
+			return fs_fail(err, errlen, "out of memory for the private key"), -ENOMEM;
+		if (!fs_noise_identity_set_private(plan->identity, cfg->private_key))
+			return fs_fail(err, errlen, "private_key: its public key is degenerate"), -EINVAL;
+	}
+	plan->ready = cfg->n_peers ? calloc(cfg->n_peers, sizeof(*plan->ready)) : NULL;
+	if (cfg->n_peers && !plan->ready)
+		return fs_fail(err, errlen, "out of memory for %zu peers", cfg->n_peers), -ENOMEM;
+	ret = peers_prepare(dev, cfg, plan->identity ? plan->identity : dev->identity, plan->ready,
+			    err, errlen);
 	if (ret)
 		return ret;
 
 	/* A new port (or back to a random one) needs new sockets. */
 	if (cfg->has_listen_port && dev->running && cfg->listen_port != dev->listen_port &&
 	    (cfg->listen_port || dev->configured_port)) {
-		ret = fs_socket_open_group(new_fds, dev->n_workers, cfg->listen_port, fwmark, &bound);
-		if (ret) {
-			snprintf(err, errlen, "cannot listen on UDP port %u: %s", cfg->listen_port,
-				 strerror(-ret));
-			return ret == -EADDRINUSE ? -EADDRINUSE : ret;
-		}
-		rebind = true;
+		ret = fs_socket_open_group(plan->new_fds, dev->n_workers, cfg->listen_port, fwmark,
+					   &plan->bound);
+		if (ret)
+			return fs_fail(err, errlen, "cannot listen on UDP port %u: %s",
+				       cfg->listen_port, strerror(-ret)), ret;
+		plan->rebind = true;
 	}
 
-	/* Ports mode: a socket for each port of the range, before anything changes. */
-	ret = ports_prepare(dev, &view, fwmark, &ports, err, errlen);
+	/* Ports mode: a socket for each port of the range. */
+	ret = ports_prepare(dev, view, fwmark, &plan->ports, err, errlen);
 	if (ret)
-		goto close_new;
+		return ret;
 
 	/* The guards of the local prefixes, for the port we will listen on. */
-	ret = guards_prepare(dev, &view, rebind ? bound : dev->listen_port, guards, err, errlen);
+	ret = guards_prepare(dev, view, plan->rebind ? plan->bound : dev->listen_port,
+			     plan->guards, &plan->n_guards, err, errlen);
 	if (ret)
-		goto close_new;
+		return ret;
 
-	/* The mark must take on every socket before anything else changes. */
+	/* The mark must take on every socket. */
 	if (cfg->has_fwmark && cfg->fwmark != dev->fwmark && dev->udp_fds[0] >= 0) {
-		ret = rebind ? 0 : fs_socket_set_mark(dev->udp_fds, dev->n_workers, cfg->fwmark);
-		if (!ret && !ports.change && dev->n_port_fds)
-			ret = fs_socket_set_mark(dev->port_fds, dev->n_port_fds, cfg->fwmark);
-		if (ret) {
-			if (!rebind)
-				fs_socket_set_mark(dev->udp_fds, dev->n_workers, dev->fwmark);
-			if (!ports.change && dev->n_port_fds)
-				fs_socket_set_mark(dev->port_fds, dev->n_port_fds, dev->fwmark);
-			snprintf(err, errlen, "cannot set fwmark %u: %s", cfg->fwmark, strerror(-ret));
-			for (size_t i = 0; i < view.n_prefixes; ++i) {
-				bool old_guard = false;
+		plan->marked = true;
+		ret = marks_set(dev, plan, cfg->fwmark);
+		if (ret)
+			return fs_fail(err, errlen, "cannot set fwmark %u: %s", cfg->fwmark,
+				       strerror(-ret)), ret;
+	}
+	return 0;
+}
 
-				for (size_t j = 0; j < dev->n_guards; ++j)
-					old_guard |= same_guard(&guards[i], &dev->guards[j]);
-				if (!old_guard)
-					fs_guard_remove(&guards[i], NULL, 0);
-			}
-			goto close_new;
-		}
+/*
+ * A set is applied whole or not at all: apply_prepare acquires everything
+ * that can fail (the new peers with their key material and endpoint
+ * tables, the allowed IPs they insert, sockets, guards, the mark) and on
+ * any failure apply_abort gives it all back, so the device is as it was.
+ * What is left to commit does not fail for want of memory, but for the
+ * small tables of peers whose endpoints or spread settings change.
+ */
+int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
+{
+	struct apply_plan plan = { 0 };
+	struct spread_view view;
+	uint8_t own[WG_KEY_LEN];
+	bool restart, has_own;
+	uint64_t now = fs_clock_now();
+	int ret;
+
+	err[0] = '\0';
+	spread_view(&view, dev, cfg);
+	ret = check_spreading(dev, cfg, &view, err, errlen);
+	if (ret)
+		return ret;
+	ret = apply_prepare(dev, cfg, &view, &plan, err, errlen);
+	if (ret) {
+		apply_abort(dev, cfg, &plan);
+		return ret;
 	}
 
 	/* Workers own the sockets they receive on: stop them, swap, start again. */
-	restart = (rebind || ports.change) && dev->running;
+	restart = (plan.rebind || plan.ports.change) && dev->running;
 	if (restart)
 		fs_device_stop(dev);
-	if (rebind) {
+	if (plan.rebind) {
 		fs_socket_close_group(dev->udp_fds, dev->n_workers);
-		memcpy(dev->udp_fds, new_fds, sizeof(int) * dev->n_workers);
-		dev->listen_port = bound;
+		memcpy(dev->udp_fds, plan.new_fds, sizeof(int) * dev->n_workers);
+		dev->listen_port = plan.bound;
 	}
-	if (ports.change)
-		ports_commit(dev, &ports);
+	if (plan.ports.change)
+		ports_commit(dev, &plan.ports);
 
 	pthread_mutex_lock(&dev->lock);
-	guards_commit(dev, guards, view.n_prefixes);
+	guards_commit(dev, plan.guards, view.n_prefixes);
 	if (cfg->has_listen_port)
 		dev->configured_port = cfg->listen_port;
-	if (cfg->has_private_key && (ret = set_private_key(dev, cfg->private_key)))
-		goto out;
+	if (cfg->has_private_key)
+		set_private_key(dev, cfg->private_key);	/* checked in apply_prepare */
 	if (cfg->has_fwmark)
 		dev->fwmark = cfg->fwmark;
 	apply_extensions(dev, cfg);
@@ -831,11 +1033,15 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
 			fs_peer_remove(peer);
 	}
+	has_own = own_key_after(dev, cfg, own);
 	for (size_t i = 0; i < cfg->n_peers && !ret; ++i)
-		ret = apply_peer(dev, cfg, &cfg->peers[i], now);
+		ret = apply_peer(dev, cfg, &cfg->peers[i], &plan.ready[i], has_own ? own : NULL,
+				 now);
 	if (ret)
 		snprintf(err, errlen, "applying the configuration: %s", strerror(-ret));
-out:
+	peers_discard(dev, plan.ready, cfg->n_peers);	/* none, unless a peer failed */
+	free(plan.ready);
+	fs_noise_identity_free(plan.identity);
 	pthread_mutex_unlock(&dev->lock);
 	if (restart) {
 		int started;
@@ -848,11 +1054,5 @@ out:
 			ret = started;
 		}
 	}
-	return ret;
-
-close_new:
-	ports_discard(&ports);
-	if (rebind)
-		fs_socket_close_group(new_fds, dev->n_workers);
 	return ret;
 }

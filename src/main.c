@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "device.h"
 #include "log.h"
+#include "secmem.h"
 #include "tun.h"
 #include "uapi.h"
 
@@ -65,10 +66,11 @@ struct epoll_tag {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: flowspreadd [-f/--foreground] [--workers N] INTERFACE-NAME\n"
+	fprintf(out, "Usage: flowspreadd [-f/--foreground] [--workers N] [--key-memory SIZE] INTERFACE-NAME\n"
 		     "       flowspreadd --version\n\n"
 		     "Environment: WG_PROCESS_FOREGROUND=1, WG_TUN_FD=FD, WG_UAPI_FD=FD,\n"
-		     "LOG_LEVEL=verbose|debug|error|silent, FLOWSPREAD_WORKERS=N.\n");
+		     "LOG_LEVEL=verbose|debug|error|silent, FLOWSPREAD_WORKERS=N,\n"
+		     "FLOWSPREAD_KEY_MEMORY=SIZE.\n");
 }
 
 static bool valid_ifname(const char *name)
@@ -120,12 +122,34 @@ static bool parse_workers(const char *text, const char *what, unsigned int *out)
 	return true;
 }
 
+/* A size in bytes, with an optional K, M or G suffix (powers of 1024); 0 is no limit. */
+static bool parse_key_memory(const char *text, const char *what)
+{
+	unsigned long long value;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (*end && !end[1])
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 64;
+	if (errno || end == text || *text == '-' || (*end && (!shift || shift == 64 || end[1])) ||
+	    value > (SIZE_MAX >> 30)) {
+		fprintf(stderr, "flowspreadd: %s \"%s\": expected a size in bytes, with K, M or G after it if you like (0: no limit)\n",
+			what, text);
+		return false;
+	}
+	fs_secmem_set_limit((size_t)value << shift);
+	return true;
+}
+
 /* Returns 0 to go on, or the exit status. */
 static int parse_args(struct daemon_state *st, int argc, char *argv[])
 {
 	static const struct option options[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "key-memory", required_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -141,6 +165,9 @@ static int parse_args(struct daemon_state *st, int argc, char *argv[])
 	env = getenv("FLOWSPREAD_WORKERS");
 	if (env && !parse_workers(env, "FLOWSPREAD_WORKERS", &st->workers))
 		return 1;
+	env = getenv("FLOWSPREAD_KEY_MEMORY");
+	if (env && *env && !parse_key_memory(env, "FLOWSPREAD_KEY_MEMORY"))
+		return 1;
 	env = getenv("WG_PROCESS_FOREGROUND");
 	st->foreground = env && !strcmp(env, "1");
 	/* As wireguard-go, an unknown level means error; we say so and go on. */
@@ -154,6 +181,10 @@ static int parse_args(struct daemon_state *st, int argc, char *argv[])
 			break;
 		case 'w':
 			if (!parse_workers(optarg, "--workers", &st->workers))
+				return 1;
+			break;
+		case 'k':
+			if (!parse_key_memory(optarg, "--key-memory"))
 				return 1;
 			break;
 		case 'v':

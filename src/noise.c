@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "noise.h"
+#include "secmem.h"
 
 static const char handshake_name[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char identifier_name[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
@@ -60,20 +61,12 @@ bool fs_noise_public_from_private(uint8_t public_key[WG_KEY_LEN],
 
 struct fs_noise_identity *fs_noise_identity_new(void)
 {
-	struct fs_noise_identity *identity = sodium_malloc(sizeof(*identity));
-
-	if (!identity) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	sodium_memzero(identity, sizeof(*identity));
-	return identity;
+	return fs_secmem_alloc(sizeof(struct fs_noise_identity));	/* zeroed */
 }
 
 void fs_noise_identity_free(struct fs_noise_identity *identity)
 {
-	if (identity)
-		sodium_free(identity);	/* wipes before unmapping */
+	fs_secmem_free(identity);	/* wipes */
 }
 
 bool fs_noise_identity_set_private(struct fs_noise_identity *identity,
@@ -118,12 +111,9 @@ struct fs_noise_peer *fs_noise_peer_new(const struct fs_noise_identity *identity
 	struct fs_noise_peer *peer;
 
 	pthread_once(&init_once, init_constants);
-	peer = sodium_malloc(sizeof(*peer));
-	if (!peer) {
-		errno = ENOMEM;
+	peer = fs_secmem_alloc(sizeof(*peer));	/* zeroed */
+	if (!peer)
 		return NULL;
-	}
-	sodium_memzero(peer, sizeof(*peer));
 	peer->owner = owner;
 	peer->handshake.identity = identity;
 	peer->handshake.entry.peer = peer;
@@ -154,7 +144,7 @@ void fs_noise_set_keypair_reclaim(void (*reclaim)(struct fs_noise_keypair *keypa
 
 void fs_noise_keypair_destroy(struct fs_noise_keypair *keypair)
 {
-	sodium_free(keypair);	/* wipes before unmapping */
+	fs_secmem_free(keypair);	/* wipes */
 }
 
 /* Unhashes at once; the memory goes when no reader can hold it any more. */
@@ -208,7 +198,7 @@ void fs_noise_peer_free(struct fs_noise_peer *peer, struct fs_index_table *table
 		return;
 	fs_noise_keypairs_clear(peer, table);
 	fs_noise_handshake_clear(peer, table);
-	sodium_free(peer);
+	fs_secmem_free(peer);
 }
 
 void fs_noise_expire_current_keypair(struct fs_noise_peer *peer)
@@ -580,10 +570,9 @@ bool fs_noise_begin_session(struct fs_noise_peer *peer, struct fs_index_table *t
 	    handshake->state != FS_HANDSHAKE_CONSUMED_RESPONSE)
 		return false;
 
-	keypair = sodium_malloc(sizeof(*keypair));
+	keypair = fs_secmem_alloc(sizeof(*keypair));	/* zeroed */
 	if (!keypair)
 		return false;
-	sodium_memzero(keypair, sizeof(*keypair));
 	keypair->entry.peer = peer;
 	keypair->entry.type = FS_INDEX_KEYPAIR;
 	keypair->i_am_the_initiator = handshake->state == FS_HANDSHAKE_CONSUMED_RESPONSE;

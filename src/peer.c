@@ -29,39 +29,77 @@ struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t publi
 	return peer;
 }
 
-/* Called with dev->lock held. */
-struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN])
+/*
+ * A peer with everything it needs allocated, in no table yet: nothing
+ * reads it until fs_peer_link. Its static-static secret is computed with
+ * "identity", the device's once the set is applied (fs_peer_link then
+ * points it at the device's). Needs no lock. NULL with errno set on failure.
+ */
+struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
+			    const struct fs_noise_identity *identity)
 {
-	struct fs_peer *peer;
-	unsigned int h = hash_of(public_key);
+	struct fs_peer *peer = calloc(1, sizeof(*peer));
 
-	if (dev->n_peers >= WG_MAX_PEERS_PER_DEVICE) {
-		errno = ENOSPC;
-		return NULL;
-	}
-	peer = calloc(1, sizeof(*peer));
 	if (!peer)
 		return NULL;
-	peer->noise = fs_noise_peer_new(dev->identity, public_key, NULL, peer);
-	if (!peer->noise) {
-		free(peer);
-		return NULL;
-	}
+	peer->noise = fs_noise_peer_new(identity, public_key, NULL, peer);
+	if (!peer->noise)
+		goto err_noise;
 	peer->device = dev;
-	peer->serial = ++dev->next_peer_serial;
-	if (fs_peer_reconfigure_endpoints(peer, false, fs_clock_now())) {
-		fs_noise_peer_free(peer->noise, dev->index);
-		free(peer);
-		return NULL;
-	}
+	if (fs_peer_reconfigure_endpoints(peer, false, fs_clock_now()))
+		goto err_endpoints;
 	pthread_mutex_init(&peer->staged_lock, NULL);
 	pthread_mutex_init(&peer->endpoints_lock, NULL);
+	return peer;
+
+err_endpoints:
+	fs_noise_peer_free(peer->noise, NULL);
+err_noise:
+	free(peer);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Frees a peer of fs_peer_new that was never linked (no reader saw it). */
+void fs_peer_discard(struct fs_peer *peer)
+{
+	if (!peer)
+		return;
+	pthread_mutex_destroy(&peer->staged_lock);
+	pthread_mutex_destroy(&peer->endpoints_lock);
+	fs_endpoints_free(peer->endpoints);
+	fs_noise_peer_free(peer->noise, NULL);
+	free(peer);
+}
+
+/* With dev->lock held: the peer joins the device. Cannot fail. */
+void fs_peer_link(struct fs_peer *peer)
+{
+	struct fs_device *dev = peer->device;
+	unsigned int h = hash_of(peer->noise->handshake.remote_static);
+
+	peer->noise->handshake.identity = dev->identity;
+	peer->serial = ++dev->next_peer_serial;
 	fs_peer_update_role(peer);
 	fs_timers_init(peer);
 	cds_list_add_tail(&peer->list, &dev->peers);
 	peer->hash_next = dev->peer_hash[h];
 	dev->peer_hash[h] = peer;
 	++dev->n_peers;
+}
+
+/* Called with dev->lock held. */
+struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN])
+{
+	struct fs_peer *peer;
+
+	if (dev->n_peers >= WG_MAX_PEERS_PER_DEVICE) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	peer = fs_peer_new(dev, public_key, dev->identity);
+	if (peer)
+		fs_peer_link(peer);
 	return peer;
 }
 

@@ -196,9 +196,26 @@ done
 ping_all "$a" 198.51.100.2 3
 n "$b" wg show "$bif"
 
+say "=== (d) a range overlapping the current one: the shared ports keep their sockets"
+before=$(udp_sockets "$a" 40000 40063 | grep -o 'fd=[0-9]*' | sort)
+n "$a" "$CTL" set "$aif" spread-ports 40000-40127 || fail "widening to 40000-40127 refused"
+count=$(udp_sockets "$a" 40000 40127 | grep -c "pid=$pid,")
+((count == 128)) || fail "after widening, $count sockets on 40000-40127, expected 128"
+[[ $(udp_sockets "$a" 40000 40063 | grep -o 'fd=[0-9]*' | sort) == "$before" ]] ||
+	fail "the sockets of 40000-40063 were not kept"
+[[ $(reserved "$a") == 40000-40127 ]] || fail "after widening, reserved: $(reserved "$a")"
+ping_all "$a" 198.51.100.2 3
+n "$a" "$CTL" set "$aif" spread-ports 40032-40095 || fail "shifting to 40032-40095 refused"
+count=$(udp_sockets "$a" 40000 40127 | grep -c "pid=$pid,")
+((count == 64)) || fail "after shifting, $count sockets on 40000-40127, expected 64"
+[[ -z $(udp_sockets "$a" 40000 40031) ]] || fail "40000-40031 still held: $(udp_sockets "$a" 40000 40031)"
+[[ $(reserved "$a") == 40032-40095 ]] || fail "after shifting, reserved: $(reserved "$a")"
+ping_all "$a" 198.51.100.2 3
+say "widened 40000-40063 -> 40000-40127 (64 sockets kept), shifted to 40032-40095"
+
 daemon_stop "$aif" || fail "flowspreadd exited with status $?"
 [[ -z $(reserved "$a") ]] || fail "still reserved after exit: $(reserved "$a")"
-[[ -z $(udp_sockets "$a" 40000 40063) ]] || fail "sockets left after exit: $(udp_sockets "$a" 40000 40063)"
+[[ -z $(udp_sockets "$a" 40000 40127) ]] || fail "sockets left after exit: $(udp_sockets "$a" 40000 40127)"
 say "reserved after exit: \"$(reserved "$a")\""
 daemon_stop "$bif" || fail "wireguard-go exited with status $?"
 kill -TERM "$echo_pid"
