@@ -43,7 +43,8 @@ struct fs_worker;
 enum {
 	FS_DEFAULT_MTU = 1420,
 	FS_PACKET_BUFFER = 4096,	/* largest datagram or inner packet handled */
-	FS_PEER_HASH_BITS = 10,
+	FS_PEER_HASH_BITS_MIN = 10,	/* the peer table doubles as peers arrive */
+	FS_PEER_HASH_BITS_MAX = 20,
 	FS_HANDSHAKE_QUEUE_LEN = WG_MAX_QUEUED_INCOMING_HANDSHAKES,
 	FS_MAX_WORKERS = 64,
 	FS_STALE_SOURCES = 8,
@@ -197,7 +198,8 @@ struct fs_device {
 	struct fs_allowedips *allowedips;
 	struct fs_ratelimiter *ratelimiter;
 	struct cds_list_head peers;
-	struct fs_peer *peer_hash[1 << FS_PEER_HASH_BITS];
+	struct fs_peer **peer_hash;		/* 1 << peer_hash_bits chains, under lock */
+	unsigned int peer_hash_bits;
 	size_t n_peers;
 	uint64_t next_peer_serial;
 

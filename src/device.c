@@ -71,9 +71,11 @@ int fs_device_init(struct fs_device *dev, const char *ifname, unsigned int n_wor
 	dev->allowedips = fs_allowedips_new();
 	dev->ratelimiter = fs_ratelimiter_new(0);
 	dev->handshake_queue = calloc(FS_HANDSHAKE_QUEUE_LEN, sizeof(*dev->handshake_queue));
+	dev->peer_hash_bits = FS_PEER_HASH_BITS_MIN;
+	dev->peer_hash = calloc((size_t)1 << dev->peer_hash_bits, sizeof(*dev->peer_hash));
 	dev->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!dev->identity || !dev->cookie_checker || !dev->index || !dev->allowedips ||
-	    !dev->ratelimiter || !dev->handshake_queue || dev->kick_fd < 0)
+	    !dev->ratelimiter || !dev->handshake_queue || !dev->peer_hash || dev->kick_fd < 0)
 		return -ENOMEM;
 	fs_cookie_checker_init(dev->cookie_checker, NULL);
 	return 0;
@@ -111,6 +113,7 @@ void fs_device_destroy(struct fs_device *dev)
 	fs_noise_identity_free(dev->identity);
 	fs_secmem_free(dev->cookie_checker);
 	free(dev->handshake_queue);
+	free(dev->peer_hash);
 	if (dev->kick_fd >= 0)
 		close(dev->kick_fd);
 	pthread_mutex_destroy(&dev->lock);

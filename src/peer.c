@@ -12,17 +12,17 @@
 #include "spread.h"
 #include "log.h"
 
-static unsigned int hash_of(const uint8_t public_key[WG_KEY_LEN])
+static unsigned int hash_of(const uint8_t public_key[WG_KEY_LEN], unsigned int bits)
 {
 	uint32_t h;
 
 	memcpy(&h, public_key, sizeof(h));	/* keys are uniformly random */
-	return h & ((1U << FS_PEER_HASH_BITS) - 1);
+	return h & ((1U << bits) - 1);
 }
 
 struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN])
 {
-	struct fs_peer *peer = dev->peer_hash[hash_of(public_key)];
+	struct fs_peer *peer = dev->peer_hash[hash_of(public_key, dev->peer_hash_bits)];
 
 	while (peer && sodium_memcmp(peer->noise->handshake.remote_static, public_key, WG_KEY_LEN))
 		peer = peer->hash_next;
@@ -72,11 +72,43 @@ void fs_peer_discard(struct fs_peer *peer)
 	free(peer);
 }
 
+/*
+ * Doubles the peer table once it holds as many peers as chains, so chains
+ * stay short and a set of n peers costs O(n). Without memory the table
+ * stays as it is: lookups merely take longer.
+ */
+static void peer_hash_grow(struct fs_device *dev)
+{
+	unsigned int bits = dev->peer_hash_bits + 1;
+	struct fs_peer **table, *peer, *next;
+
+	if (dev->n_peers < (1U << dev->peer_hash_bits) || bits > FS_PEER_HASH_BITS_MAX)
+		return;
+	table = calloc((size_t)1 << bits, sizeof(*table));
+	if (!table)
+		return;
+	for (size_t i = 0; i < (size_t)1 << dev->peer_hash_bits; ++i) {
+		for (peer = dev->peer_hash[i]; peer; peer = next) {
+			unsigned int h = hash_of(peer->noise->handshake.remote_static, bits);
+
+			next = peer->hash_next;
+			peer->hash_next = table[h];
+			table[h] = peer;
+		}
+	}
+	free(dev->peer_hash);
+	dev->peer_hash = table;
+	dev->peer_hash_bits = bits;
+}
+
 /* With dev->lock held: the peer joins the device. Cannot fail. */
 void fs_peer_link(struct fs_peer *peer)
 {
 	struct fs_device *dev = peer->device;
-	unsigned int h = hash_of(peer->noise->handshake.remote_static);
+	unsigned int h;
+
+	peer_hash_grow(dev);
+	h = hash_of(peer->noise->handshake.remote_static, dev->peer_hash_bits);
 
 	peer->noise->handshake.identity = dev->identity;
 	peer->serial = ++dev->next_peer_serial;
@@ -125,7 +157,8 @@ static void peer_free_rcu(struct rcu_head *head)
 void fs_peer_remove(struct fs_peer *peer)
 {
 	struct fs_device *dev = peer->device;
-	struct fs_peer **link = &dev->peer_hash[hash_of(peer->noise->handshake.remote_static)];
+	struct fs_peer **link =
+		&dev->peer_hash[hash_of(peer->noise->handshake.remote_static, dev->peer_hash_bits)];
 
 	__atomic_store_n(&peer->is_dead, true, __ATOMIC_RELEASE);
 	while (*link && *link != peer)
