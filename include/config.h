@@ -113,6 +113,15 @@ int fs_config_parse(struct fs_config *cfg, const char *text, size_t len, char *e
 /* Wipes the keys it holds and frees everything; *cfg is empty afterwards. */
 void fs_config_free(struct fs_config *cfg);
 
+/*
+ * Grows (or shrinks) a block that may hold key material: a new block of
+ * new_size bytes takes the first min(old_size, new_size) bytes, and the old
+ * one is wiped (old_size bytes) and freed, so no unwiped copy is left in
+ * freed memory as realloc would leave it. NULL if out of memory: the old
+ * block is then untouched. old may be NULL (old_size 0).
+ */
+void *fs_secret_realloc(void *old, size_t old_size, size_t new_size);
+
 /* Parsers shared with flowspreadctl: false with a message in err. */
 bool fs_config_parse_key_hex(uint8_t key[WG_KEY_LEN], const char *hex, char *err, size_t errlen);
 bool fs_config_parse_port_range(struct fs_port_range *out, const char *text, char *err,

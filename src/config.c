@@ -388,14 +388,31 @@ static struct fs_config_peer *current_peer(struct parser *p)
 	return &p->cfg->peers[p->cfg->n_peers - 1];
 }
 
-/* array doubled (or first elements), or NULL with the error set and array kept. */
+void *fs_secret_realloc(void *old, size_t old_size, size_t new_size)
+{
+	void *block = malloc(new_size ? new_size : 1);
+
+	if (!block)
+		return NULL;
+	if (old) {
+		memcpy(block, old, old_size < new_size ? old_size : new_size);
+		sodium_memzero(old, old_size);
+		free(old);
+	}
+	return block;
+}
+
+/*
+ * array doubled (or first elements), or NULL with the error set and array
+ * kept. Peers hold preshared keys: the old array is wiped, not realloc'd.
+ */
 static void *grow(struct parser *p, void *array, size_t *cap, size_t first, size_t size)
 {
 	size_t new_cap = *cap ? *cap * 2 : first;
 	void *grown = NULL;
 
 	if (new_cap <= SIZE_MAX / size)
-		grown = realloc(array, new_cap * size);
+		grown = fs_secret_realloc(array, *cap * size, new_cap * size);
 	if (!grown) {
 		p->error = -ENOMEM;
 		bad_value(p, "%s", "out of memory");
