@@ -176,18 +176,73 @@ static void print_endpoint_table(struct buf *b, struct fs_peer *peer)
 	pthread_mutex_unlock(&peer->endpoints_lock);
 }
 
+static bool has_address(const struct fs_endpoint_entry *e)
+{
+	return e && e->addr.sa.sa_family != AF_UNSPEC;
+}
+
+/* Of two plain entries, the one heard from last; in table order without receives. */
+static const struct fs_endpoint_entry *later(const struct fs_endpoint_entry *best,
+					     const struct fs_endpoint_entry *e)
+{
+	if (!best || (e->has_rx && (!best->has_rx || e->last_rx > best->last_rx)))
+		return e;
+	return best;
+}
+
+/*
+ * The peer's own endpoint, as `wg show` shows it and wg-quick saves it:
+ * the endpoint table's current entry, unless that is a source inside the
+ * peer's spread prefix (one of its flows' addresses, which changes with
+ * the flow). Then the plain entry (configured, alt, learned or roaming)
+ * heard from last, else the configured endpoint (the first), and only
+ * if there is none the prefix address. Addresses that destination
+ * spreading sends to are never in the table.
+ */
+static bool own_endpoint(struct fs_peer *peer, union fs_sockaddr *out)
+{
+	const struct fs_endpoint_entry *current, *best = NULL;
+	struct fs_endpoint endpoint;
+	bool has = false;
+
+	pthread_mutex_lock(&peer->endpoints_lock);
+	if (peer->endpoints) {
+		size_t size = fs_endpoints_size(peer->endpoints);
+
+		current = fs_endpoints_entry(peer->endpoints, fs_endpoints_current(peer->endpoints));
+		if (has_address(current) && current->origin != FS_ENDPOINT_PREFIX)
+			best = current;
+		for (size_t i = 0; !best && i < size; ++i) {
+			const struct fs_endpoint_entry *e = fs_endpoints_entry(peer->endpoints, (int)i);
+
+			if (has_address(e) && e->origin != FS_ENDPOINT_PREFIX)
+				best = later(best, e);
+		}
+		if (!best && has_address(current))
+			best = current;
+		if (best) {
+			*out = best->addr;
+			has = true;
+		}
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+	if (!peer->endpoints) {
+		fs_peer_get_endpoint(peer, &endpoint, &has);
+		*out = endpoint.addr;
+	}
+	return has;
+}
+
 static void print_peer(struct buf *b, struct fs_peer *peer)
 {
 	char text[FS_ENDPOINT_STRLEN];
-	struct fs_endpoint endpoint;
-	bool has_endpoint;
+	union fs_sockaddr endpoint;
 
 	buf_key(b, "public_key", peer->noise->handshake.remote_static);
 	buf_key(b, "preshared_key", peer->noise->handshake.preshared_key);
 	buf_printf(b, "protocol_version=1\n");
-	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
-	if (has_endpoint)
-		buf_printf(b, "endpoint=%s\n", fs_endpoint_format(text, &endpoint.addr));
+	if (own_endpoint(peer, &endpoint))
+		buf_printf(b, "endpoint=%s\n", fs_endpoint_format(text, &endpoint));
 	buf_printf(b, "last_handshake_time_sec=%llu\n",
 		   (unsigned long long)__atomic_load_n(&peer->last_handshake_sec, __ATOMIC_ACQUIRE));
 	buf_printf(b, "last_handshake_time_nsec=%llu\n",
