@@ -9,7 +9,10 @@
  * lines before it in the same block; a later block for the same key
  * applies after an earlier one.
  *
- * The extension keys of DESIGN.md section 1 are parsed here too.
+ * The extension keys (flowspreadd(8)) are parsed here too; for them an
+ * empty value means the default (an empty list, no port range), so that a
+ * tool syncing a file can remove what the file no longer has. Standard
+ * keys keep wg's semantics: an empty value is an error.
  */
 #ifndef FLOWSPREAD_CONFIG_H
 #define FLOWSPREAD_CONFIG_H
@@ -40,6 +43,8 @@ enum {
 	FS_ENDPOINT_LIMIT_DEFAULT = 8,
 	FS_ENDPOINT_LIMIT_MAX = 64,
 	FS_SPREAD_PREFIX_MAX_CIDR = 120,
+	FS_SPREAD_PREFIX_MIN_CIDR = 32,		/* IPv6: no default route, nothing near it */
+	FS_SPREAD_PREFIX_MIN_CIDR_V4 = 8,
 	FS_MAX_PREFIXES = 16,		/* spread_prefix lines per device or peer */
 	FS_MAX_ENDPOINT_ALT = 16,	/* endpoint_alt lines per peer */
 	FS_SPREAD_PORTS_MAX = 1024,	/* local spread_ports: one socket each */
@@ -63,9 +68,15 @@ struct fs_config_peer {
 	size_t n_allowed_ips;
 	struct fs_prefix *allowed_ips;		/* as given, host bits kept */
 
-	/* extensions */
+	/*
+	 * extensions: has_X when the key was given; an empty value is back
+	 * to the default (an empty list, no range: spread_ports.low 0), and
+	 * a list's items after it replace the list.
+	 */
+	bool has_endpoint_alt;
 	size_t n_endpoint_alt;
 	union fs_sockaddr endpoint_alt[FS_MAX_ENDPOINT_ALT];
+	bool has_spread_prefixes;
 	size_t n_spread_prefixes;
 	struct fs_prefix spread_prefixes[FS_MAX_PREFIXES];
 	bool has_spread_ports;
@@ -81,11 +92,12 @@ struct fs_config {
 	uint32_t fwmark;			/* 0 = off */
 	bool replace_peers;
 
-	/* extensions */
+	/* extensions, as for a peer; an empty value gives the default */
+	bool has_spread_prefixes;
 	size_t n_spread_prefixes;
 	struct fs_prefix spread_prefixes[FS_MAX_PREFIXES];
 	bool has_spread_mode;
-	enum fs_spread_mode spread_mode;
+	enum fs_spread_mode spread_mode;	/* FS_SPREAD_DEFAULT for an empty value */
 	bool has_spread_ports;
 	struct fs_port_range spread_ports;
 	bool has_spread_pairs;
@@ -95,7 +107,7 @@ struct fs_config {
 	bool has_steer;
 	enum fs_steer_mode steer;
 	bool has_steer_qdisc;
-	uint16_t steer_qdisc_major;		/* "MAJOR:" in hex, as tc writes it */
+	uint16_t steer_qdisc_major;		/* "MAJOR:" in hex, as tc writes it; 0: none */
 
 	size_t n_peers;
 	struct fs_config_peer *peers;		/* in request order */
@@ -112,6 +124,18 @@ int fs_config_parse(struct fs_config *cfg, const char *text, size_t len, char *e
 
 /* Wipes the keys it holds and frees everything; *cfg is empty afterwards. */
 void fs_config_free(struct fs_config *cfg);
+
+/*
+ * Grows (or shrinks) a block that may hold key material: a new block of
+ * new_size bytes takes the first min(old_size, new_size) bytes, and the old
+ * one is wiped (old_size bytes) and freed, so no unwiped copy is left in
+ * freed memory as realloc would leave it. NULL if out of memory: the old
+ * block is then untouched. old may be NULL (old_size 0).
+ */
+void *fs_secret_realloc(void *old, size_t old_size, size_t new_size);
+
+/* A spread prefix (masked) alone: false with the reason in err. */
+bool fs_config_check_spread_prefix(const struct fs_prefix *prefix, char *err, size_t errlen);
 
 /* Parsers shared with flowspreadctl: false with a message in err. */
 bool fs_config_parse_key_hex(uint8_t key[WG_KEY_LEN], const char *hex, char *err, size_t errlen);

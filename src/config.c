@@ -213,35 +213,97 @@ static bool parse_endpoint(struct parser *p, union fs_sockaddr *out, const char 
 	return bad_value(p, "invalid %s: %s", name, why);
 }
 
+/* An empty value is no range: low 0. */
 static bool parse_ports(struct parser *p, struct fs_port_range *out, const char *value)
 {
 	char why[FS_ERRLEN];
 
+	if (!*value) {
+		out->low = out->high = 0;
+		return true;
+	}
 	if (fs_config_parse_port_range(out, value, why, sizeof(why)))
 		return true;
 	return bad_value(p, "invalid spread_ports: %s", why);
 }
 
+struct special_range {
+	struct fs_prefix prefix;
+	const char *what;
+};
+
+#define V4(a, b, c, d) { .bytes = { a, b, c, d } }
+#define V6(...) { .bytes = { __VA_ARGS__ } }
+
+/* Addresses no spread prefix may hold: the most specific reason first. */
+static const struct special_range special_ranges[] = {
+	{ { .family = AF_INET, .cidr = 8, .addr = V4(0, 0, 0, 0) }, "unspecified (\"this network\", 0.0.0.0/8)" },
+	{ { .family = AF_INET, .cidr = 8, .addr = V4(127, 0, 0, 0) }, "loopback (127.0.0.0/8)" },
+	{ { .family = AF_INET, .cidr = 16, .addr = V4(169, 254, 0, 0) }, "link-local (169.254.0.0/16)" },
+	{ { .family = AF_INET, .cidr = 4, .addr = V4(224, 0, 0, 0) }, "multicast (224.0.0.0/4)" },
+	{ { .family = AF_INET, .cidr = 4, .addr = V4(240, 0, 0, 0) }, "reserved or broadcast (240.0.0.0/4)" },
+	{ { .family = AF_INET6, .cidr = 128, .addr = V6(0) }, "unspecified (::/128)" },
+	{ { .family = AF_INET6, .cidr = 128, .addr = V6(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1) }, "loopback (::1/128)" },
+	{ { .family = AF_INET6, .cidr = 96, .addr = V6(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff) }, "IPv4-mapped (::ffff:0:0/96)" },
+	{ { .family = AF_INET6, .cidr = 8, .addr = V6(0) }, "reserved, IPv4-compatible (::/8)" },
+	{ { .family = AF_INET6, .cidr = 10, .addr = V6(0xfe, 0x80) }, "link-local (fe80::/10)" },
+	{ { .family = AF_INET6, .cidr = 10, .addr = V6(0xfe, 0xc0) }, "site-local, deprecated (fec0::/10)" },
+	{ { .family = AF_INET6, .cidr = 8, .addr = V6(0xff) }, "multicast (ff00::/8)" },
+};
+
+/*
+ * What a spread prefix may be, alone: a prefix of unicast addresses
+ * routable to a host, of a length from FS_SPREAD_PREFIX_MIN_CIDR(_V4) (no
+ * default route, nothing near it) to /120 for IPv6 (addresses to draw).
+ */
+bool fs_config_check_spread_prefix(const struct fs_prefix *prefix, char *err, size_t errlen)
+{
+	char text[FS_PREFIX_STRLEN];
+	unsigned int min = prefix->family == AF_INET6 ? FS_SPREAD_PREFIX_MIN_CIDR :
+			   FS_SPREAD_PREFIX_MIN_CIDR_V4;
+
+	fs_prefix_format(text, prefix);
+	if (!prefix->cidr)
+		return fail(err, errlen, "spread_prefix %s is the default route: expected a length of at least /%u",
+			    text, min);
+	if (prefix->cidr < min)
+		return fail(err, errlen, "spread_prefix %s is too wide: expected a length of at least /%u",
+			    text, min);
+	if (prefix->family == AF_INET6 && prefix->cidr > FS_SPREAD_PREFIX_MAX_CIDR)
+		return fail(err, errlen, "spread_prefix %s: expected an IPv6 length up to /%d", text,
+			    FS_SPREAD_PREFIX_MAX_CIDR);
+	for (size_t i = 0; i < ARRAY_SIZE(special_ranges); ++i)
+		if (fs_prefix_overlap(prefix, &special_ranges[i].prefix))
+			return fail(err, errlen, "spread_prefix %s holds %s addresses: expected unicast addresses routable to a host",
+				    text, special_ranges[i].what);
+	return true;
+}
+
 /*
  * A spread prefix is stored masked (it names a network to draw addresses
- * from), at most /120 for IPv6 so there are addresses to draw, and must not
- * overlap the others of its list.
+ * from), must pass fs_config_check_spread_prefix, and must not overlap the
+ * others of its list. An empty value empties the list (of the request, and
+ * so the device's or peer's when applied).
  */
-static bool add_spread_prefix(struct parser *p, struct fs_prefix *list, size_t *n,
+static bool add_spread_prefix(struct parser *p, struct fs_prefix *list, size_t *n, bool *has,
 			      const char *value)
 {
 	char why[FS_ERRLEN], q[FS_QUOTE_LEN], other[FS_PREFIX_STRLEN];
 	struct fs_prefix prefix;
 
+	*has = true;
+	if (!*value) {
+		*n = 0;
+		return true;
+	}
 	if (!fs_prefix_parse(&prefix, value, why, sizeof(why)))
 		return bad_value(p, "invalid spread_prefix: %s", why);
-	if (prefix.family == AF_INET6 && prefix.cidr > FS_SPREAD_PREFIX_MAX_CIDR)
-		return bad_value(p, "invalid spread_prefix %s: expected an IPv6 length up to /%d",
-				 quote(q, value), FS_SPREAD_PREFIX_MAX_CIDR);
+	fs_prefix_mask(&prefix);
+	if (!fs_config_check_spread_prefix(&prefix, why, sizeof(why)))
+		return bad_value(p, "invalid %s", why);
 	if (*n >= FS_MAX_PREFIXES)
 		return bad_value(p, "too many spread_prefix lines: expected at most %d",
 				 FS_MAX_PREFIXES);
-	fs_prefix_mask(&prefix);
 	for (size_t i = 0; i < *n; ++i)
 		if (fs_prefix_overlap(&list[i], &prefix))
 			return bad_value(p, "spread_prefix %s overlaps spread_prefix \"%s\"", quote(q, value),
@@ -286,7 +348,8 @@ static bool dev_replace_peers(struct parser *p, const char *value)
 
 static bool dev_spread_prefix(struct parser *p, const char *value)
 {
-	return add_spread_prefix(p, p->cfg->spread_prefixes, &p->cfg->n_spread_prefixes, value);
+	return add_spread_prefix(p, p->cfg->spread_prefixes, &p->cfg->n_spread_prefixes,
+				 &p->cfg->has_spread_prefixes, value);
 }
 
 static bool dev_spread_mode(struct parser *p, const char *value)
@@ -295,6 +358,8 @@ static bool dev_spread_mode(struct parser *p, const char *value)
 			       value);
 	char q[FS_QUOTE_LEN];
 
+	if (!*value)
+		mode = FS_SPREAD_DEFAULT;
 	if (mode < 0)
 		return bad_value(p, "invalid spread_mode %s: expected off, ports, addresses or both",
 				 quote(q, value));
@@ -313,7 +378,9 @@ static bool dev_spread_ports(struct parser *p, const char *value)
 
 static bool dev_spread_pairs(struct parser *p, const char *value)
 {
-	if (!parse_number(p, &p->cfg->spread_pairs, "spread_pairs", value, 1, FS_SPREAD_PAIRS_MAX))
+	if (!*value)
+		p->cfg->spread_pairs = FS_SPREAD_PAIRS_DEFAULT;
+	else if (!parse_number(p, &p->cfg->spread_pairs, "spread_pairs", value, 1, FS_SPREAD_PAIRS_MAX))
 		return false;
 	p->cfg->has_spread_pairs = true;
 	return true;
@@ -321,7 +388,9 @@ static bool dev_spread_pairs(struct parser *p, const char *value)
 
 static bool dev_endpoint_limit(struct parser *p, const char *value)
 {
-	if (!parse_number(p, &p->cfg->endpoint_limit, "endpoint_limit", value, 0,
+	if (!*value)
+		p->cfg->endpoint_limit = FS_ENDPOINT_LIMIT_DEFAULT;
+	else if (!parse_number(p, &p->cfg->endpoint_limit, "endpoint_limit", value, 0,
 			  FS_ENDPOINT_LIMIT_MAX))
 		return false;
 	p->cfg->has_endpoint_limit = true;
@@ -333,6 +402,8 @@ static bool dev_steer(struct parser *p, const char *value)
 	int mode = lookup_name(steer_mode_names, 0, ARRAY_SIZE(steer_mode_names), value);
 	char q[FS_QUOTE_LEN];
 
+	if (!*value)
+		mode = FS_STEER_OFF;
 	if (mode < 0)
 		return bad_value(p, "invalid steer %s: expected off, on or nft", quote(q, value));
 	p->cfg->steer = (enum fs_steer_mode)mode;
@@ -347,6 +418,8 @@ static bool dev_steer_qdisc(struct parser *p, const char *value)
 	uint32_t major = 0;
 	char q[FS_QUOTE_LEN];
 
+	if (!len)
+		goto done;
 	if (len < 2 || len > 5 || value[len - 1] != ':')
 		goto invalid;
 	for (size_t i = 0; i + 1 < len; ++i) {
@@ -358,6 +431,7 @@ static bool dev_steer_qdisc(struct parser *p, const char *value)
 	}
 	if (!major)
 		goto invalid;
+done:
 	p->cfg->steer_qdisc_major = (uint16_t)major;
 	p->cfg->has_steer_qdisc = true;
 	return true;
@@ -388,14 +462,31 @@ static struct fs_config_peer *current_peer(struct parser *p)
 	return &p->cfg->peers[p->cfg->n_peers - 1];
 }
 
-/* array doubled (or first elements), or NULL with the error set and array kept. */
+void *fs_secret_realloc(void *old, size_t old_size, size_t new_size)
+{
+	void *block = malloc(new_size ? new_size : 1);
+
+	if (!block)
+		return NULL;
+	if (old) {
+		memcpy(block, old, old_size < new_size ? old_size : new_size);
+		sodium_memzero(old, old_size);
+		free(old);
+	}
+	return block;
+}
+
+/*
+ * array doubled (or first elements), or NULL with the error set and array
+ * kept. Peers hold preshared keys: the old array is wiped, not realloc'd.
+ */
 static void *grow(struct parser *p, void *array, size_t *cap, size_t first, size_t size)
 {
 	size_t new_cap = *cap ? *cap * 2 : first;
 	void *grown = NULL;
 
 	if (new_cap <= SIZE_MAX / size)
-		grown = realloc(array, new_cap * size);
+		grown = fs_secret_realloc(array, *cap * size, new_cap * size);
 	if (!grown) {
 		p->error = -ENOMEM;
 		bad_value(p, "%s", "out of memory");
@@ -509,6 +600,11 @@ static bool peer_endpoint_alt(struct parser *p, const char *value)
 {
 	struct fs_config_peer *peer = current_peer(p);
 
+	peer->has_endpoint_alt = true;
+	if (!*value) {
+		peer->n_endpoint_alt = 0;
+		return true;
+	}
 	if (peer->n_endpoint_alt >= FS_MAX_ENDPOINT_ALT)
 		return bad_value(p, "too many endpoint_alt lines: expected at most %d",
 				 FS_MAX_ENDPOINT_ALT);
@@ -522,7 +618,8 @@ static bool peer_spread_prefix(struct parser *p, const char *value)
 {
 	struct fs_config_peer *peer = current_peer(p);
 
-	return add_spread_prefix(p, peer->spread_prefixes, &peer->n_spread_prefixes, value);
+	return add_spread_prefix(p, peer->spread_prefixes, &peer->n_spread_prefixes,
+				 &peer->has_spread_prefixes, value);
 }
 
 static bool peer_spread_ports(struct parser *p, const char *value)

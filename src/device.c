@@ -371,25 +371,27 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		if (ret)
 			return ret;
 	}
-	if (cp->n_endpoint_alt) {
+	/* Extension keys: given empty, back to none. */
+	if (cp->has_endpoint_alt) {
 		peer->n_endpoint_alt = cp->n_endpoint_alt;
 		memcpy(peer->endpoint_alt, cp->endpoint_alt, sizeof(cp->endpoint_alt));
 	}
-	if (cp->n_spread_prefixes) {
+	if (cp->has_spread_prefixes) {
 		peer->n_spread_prefixes = cp->n_spread_prefixes;
 		memcpy(peer->spread_prefixes, cp->spread_prefixes, sizeof(cp->spread_prefixes));
 	}
 	if (cp->has_spread_ports) {
-		peer->has_spread_ports = true;
-		peer->spread_ports = cp->spread_ports;
+		peer->has_spread_ports = cp->spread_ports.low != 0;
+		peer->spread_ports = peer->has_spread_ports ? cp->spread_ports :
+				     (struct fs_port_range){ 0 };
 	}
-	if (cp->n_spread_prefixes || cp->has_spread_ports) {
+	if (cp->has_spread_prefixes || cp->has_spread_ports) {
 		int ret = fs_peer_publish_spread(peer);
 
 		if (ret)
 			return ret;
 	}
-	if (cp->has_endpoint || cp->n_endpoint_alt || cp->n_spread_prefixes) {
+	if (cp->has_endpoint || cp->has_endpoint_alt || cp->has_spread_prefixes) {
 		int ret = fs_peer_reconfigure_endpoints(peer, cp->has_endpoint, now);
 
 		if (ret)
@@ -454,17 +456,19 @@ static void sync_freebind(struct fs_device *dev)
 			     strerror(-ret));
 }
 
+/* Given empty, a key is back to its default (the parser filled that in). */
 static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 {
-	if (cfg->n_spread_prefixes) {
+	if (cfg->has_spread_prefixes) {
 		dev->n_spread_prefixes = cfg->n_spread_prefixes;
 		memcpy(dev->spread_prefixes, cfg->spread_prefixes, sizeof(cfg->spread_prefixes));
 	}
 	if (cfg->has_spread_mode)
 		dev->spread_mode = cfg->spread_mode;
 	if (cfg->has_spread_ports) {
-		dev->has_spread_ports = true;
-		dev->spread_ports = cfg->spread_ports;
+		dev->has_spread_ports = cfg->spread_ports.low != 0;
+		dev->spread_ports = dev->has_spread_ports ? cfg->spread_ports :
+				    (struct fs_port_range){ 0 };
 	}
 	if (cfg->has_spread_pairs)
 		dev->spread_pairs = cfg->spread_pairs;
@@ -479,7 +483,7 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 		dev->steer = cfg->steer;
 	if (cfg->has_steer_qdisc)
 		dev->steer_qdisc_major = cfg->steer_qdisc_major;
-	if (cfg->n_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs ||
+	if (cfg->has_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs ||
 	    cfg->has_spread_ports || !dev->spread)
 		publish_spread(dev);
 	sync_freebind(dev);
@@ -500,45 +504,135 @@ struct spread_view {
 static void spread_view(struct spread_view *v, const struct fs_device *dev,
 			const struct fs_config *cfg)
 {
-	v->prefixes = cfg->n_spread_prefixes ? cfg->spread_prefixes : dev->spread_prefixes;
-	v->n_prefixes = cfg->n_spread_prefixes ? cfg->n_spread_prefixes : dev->n_spread_prefixes;
+	v->prefixes = cfg->has_spread_prefixes ? cfg->spread_prefixes : dev->spread_prefixes;
+	v->n_prefixes = cfg->has_spread_prefixes ? cfg->n_spread_prefixes : dev->n_spread_prefixes;
 	v->mode = cfg->has_spread_mode ? cfg->spread_mode : dev->spread_mode;
-	v->has_ports = cfg->has_spread_ports || dev->has_spread_ports;
+	v->has_ports = cfg->has_spread_ports ? cfg->spread_ports.low != 0 : dev->has_spread_ports;
 	v->ports = cfg->has_spread_ports ? cfg->spread_ports : dev->spread_ports;
 	v->port = cfg->has_listen_port && cfg->listen_port ? cfg->listen_port : dev->listen_port;
 }
 
-static bool peer_prefixes_clash(const struct fs_device *dev, const struct fs_config *cfg,
-				const struct spread_view *v, char *err, size_t errlen)
-{
-	char a[FS_PREFIX_STRLEN], b[FS_PREFIX_STRLEN];
-	const struct fs_peer *other;
+enum { KEY_B64_LEN = sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL) };
 
+/* One holder of spread prefixes once the request is applied: the device (key NULL) or a peer. */
+struct prefix_holder {
+	const uint8_t *key;
+	const struct fs_prefix *prefixes;
+	size_t n;
+};
+
+/* Blocks of the request that decide a peer's prefixes: they remove it or set them. */
+static bool decides_prefixes(const struct fs_config_peer *cp)
+{
+	return cp->remove || cp->has_spread_prefixes;
+}
+
+/* The last block for key that decides its prefixes, from index "from" on, or NULL. */
+static const struct fs_config_peer *last_decision(const struct fs_config *cfg, size_t from,
+						  const uint8_t key[WG_KEY_LEN])
+{
+	const struct fs_config_peer *last = NULL;
+
+	for (size_t i = from; i < cfg->n_peers; ++i)
+		if (decides_prefixes(&cfg->peers[i]) &&
+		    !sodium_memcmp(cfg->peers[i].public_key, key, WG_KEY_LEN))
+			last = &cfg->peers[i];
+	return last;
+}
+
+static void holder_add(struct prefix_holder *h, size_t *n, const uint8_t *key,
+		       const struct fs_prefix *prefixes, size_t n_prefixes)
+{
+	if (n_prefixes)
+		h[(*n)++] = (struct prefix_holder){ key, prefixes, n_prefixes };
+}
+
+/*
+ * Every holder of spread prefixes once cfg is applied: the device, the
+ * peers that stay (with the prefixes the request's last word on them
+ * gives), and the peers the request adds. Blocks with our own key are
+ * ignored as apply_peer ignores them; update_only blocks count as applied.
+ */
+static size_t prefix_holders(struct fs_device *dev, const struct fs_config *cfg,
+			     const struct spread_view *v, struct prefix_holder *h)
+{
+	bool decisions = false;
+	struct fs_peer *peer;
+	size_t n = 0;
+
+	holder_add(h, &n, NULL, v->prefixes, v->n_prefixes);
+	for (size_t i = 0; i < cfg->n_peers; ++i)
+		decisions |= decides_prefixes(&cfg->peers[i]);
+	if (!cfg->replace_peers) {
+		cds_list_for_each_entry(peer, &dev->peers, list) {
+			const uint8_t *key = peer->noise->handshake.remote_static;
+			const struct fs_config_peer *cp = decisions ? last_decision(cfg, 0, key) : NULL;
+
+			if (!cp)
+				holder_add(h, &n, key, peer->spread_prefixes, peer->n_spread_prefixes);
+			else if (!cp->remove)
+				holder_add(h, &n, key, cp->spread_prefixes, cp->n_spread_prefixes);
+		}
+	}
 	for (size_t i = 0; i < cfg->n_peers; ++i) {
 		const struct fs_config_peer *cp = &cfg->peers[i];
 
-		for (size_t j = 0; j < cp->n_spread_prefixes; ++j) {
-			const struct fs_prefix *p = &cp->spread_prefixes[j];
+		if (cp->remove || !cp->n_spread_prefixes || is_own_key(dev, cp->public_key, cfg) ||
+		    last_decision(cfg, i, cp->public_key) != cp ||
+		    (!cfg->replace_peers && fs_device_lookup_peer(dev, cp->public_key)))
+			continue;
+		holder_add(h, &n, cp->public_key, cp->spread_prefixes, cp->n_spread_prefixes);
+	}
+	return n;
+}
 
-			for (size_t k = 0; k < v->n_prefixes; ++k)
-				if (fs_prefix_overlap(p, &v->prefixes[k]))
-					return !fs_fail(err, errlen, "peer spread_prefix %s overlaps the local spread_prefix %s",
-							fs_prefix_format(a, p), fs_prefix_format(b, &v->prefixes[k]));
-			if (cfg->replace_peers)
+static const char *peer_name(char out[KEY_B64_LEN], const uint8_t *key)
+{
+	sodium_bin2base64(out, KEY_B64_LEN, key, WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+static bool holders_clash(const struct prefix_holder *x, const struct prefix_holder *y,
+			  char *err, size_t errlen)
+{
+	char a[FS_PREFIX_STRLEN], b[FS_PREFIX_STRLEN], kx[KEY_B64_LEN], ky[KEY_B64_LEN];
+
+	for (size_t i = 0; i < x->n; ++i) {
+		for (size_t j = 0; j < y->n; ++j) {
+			if (!fs_prefix_overlap(&x->prefixes[i], &y->prefixes[j]))
 				continue;
-			cds_list_for_each_entry(other, &dev->peers, list) {
-				if (!sodium_memcmp(other->noise->handshake.remote_static, cp->public_key,
-						   WG_KEY_LEN))
-					continue;
-				for (size_t k = 0; k < other->n_spread_prefixes; ++k)
-					if (fs_prefix_overlap(p, &other->spread_prefixes[k]))
-						return !fs_fail(err, errlen, "peer spread_prefix %s overlaps spread_prefix %s of another peer",
-								fs_prefix_format(a, p),
-								fs_prefix_format(b, &other->spread_prefixes[k]));
-			}
+			fs_prefix_format(a, &x->prefixes[i]);
+			fs_prefix_format(b, &y->prefixes[j]);
+			if (!x->key)
+				return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps the local spread_prefix %s",
+						b, peer_name(ky, y->key), a);
+			return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps spread_prefix %s of peer %s",
+					b, peer_name(ky, y->key), a, peer_name(kx, x->key));
 		}
 	}
 	return false;
+}
+
+/* No two prefixes of the device and the peers, as they will be, may overlap. */
+static bool peer_prefixes_clash(struct fs_device *dev, const struct fs_config *cfg,
+				const struct spread_view *v, char *err, size_t errlen)
+{
+	size_t n_peers = cfg->n_peers + 1, n;
+	struct prefix_holder *h;
+	struct fs_peer *peer;
+	bool clash = false;
+
+	cds_list_for_each_entry(peer, &dev->peers, list)
+		++n_peers;
+	h = malloc(n_peers * sizeof(*h));
+	if (!h)
+		return !fs_fail(err, errlen, "out of memory checking the spread prefixes");
+	n = prefix_holders(dev, cfg, v, h);
+	for (size_t i = 0; i < n && !clash; ++i)
+		for (size_t j = i + 1; j < n && !clash; ++j)
+			clash = holders_clash(&h[i], &h[j], err, errlen);
+	free(h);
+	return clash;
 }
 
 /*
@@ -547,7 +641,7 @@ static bool peer_prefixes_clash(const struct fs_device *dev, const struct fs_con
  * prefixes overlapping an address or on-link prefix of the host (a local
  * route for them would override it).
  */
-static int check_spreading(const struct fs_device *dev, const struct fs_config *cfg,
+static int check_spreading(struct fs_device *dev, const struct fs_config *cfg,
 			   const struct spread_view *v, char *err, size_t errlen)
 {
 	if ((v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH) && !v->has_ports)

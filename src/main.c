@@ -57,6 +57,7 @@ struct daemon_state {
 	const char *quit_reason;
 	struct epoll_tag *fixed_tags[8];	/* of the fds above, freed at exit */
 	unsigned int n_fixed_tags;
+	unsigned int n_conns;			/* open UAPI connections */
 };
 
 struct epoll_tag {
@@ -402,14 +403,22 @@ static void accept_uapi(struct daemon_state *st)
 
 		if (fd < 0)
 			return;
+		if (st->n_conns >= FS_UAPI_MAX_CONNS) {
+			fs_log_error("UAPI: %u connections open already; closing a new one",
+				     st->n_conns);
+			close(fd);
+			continue;
+		}
 		conn = calloc(1, sizeof(*conn));
 		if (!conn) {
 			close(fd);
 			continue;
 		}
 		conn->fd = fd;
-		if (epoll_add(st, fd, EPOLLIN | EPOLLRDHUP, TAG_UAPI_CONN, conn))
+		if (epoll_add(st, fd, EPOLLIN, TAG_UAPI_CONN, conn))
 			fs_uapi_conn_free(conn);
+		else
+			++st->n_conns;
 	}
 }
 
@@ -418,27 +427,31 @@ static void close_conn(struct daemon_state *st, struct epoll_tag *tag)
 	epoll_ctl(st->epoll_fd, EPOLL_CTL_DEL, tag->conn->fd, NULL);
 	fs_uapi_conn_free(tag->conn);
 	free(tag);
+	--st->n_conns;
 }
 
-static void serve_conn(struct daemon_state *st, struct epoll_tag *tag, uint32_t events)
+/*
+ * Either readable or writable, never both: while an answer waits to be
+ * written (or a request read ahead waits for its turn), the client is not
+ * read from. No EPOLLRDHUP: a client that shut down its side after its
+ * requests still gets its answers (the read then sees the end).
+ */
+static void serve_conn(struct daemon_state *st, struct epoll_tag *tag)
 {
 	struct fs_uapi_conn *conn = tag->conn;
 	struct epoll_event ev = { .data.ptr = tag };
-	int pending;
 
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		if (!fs_uapi_conn_read(conn, &st->dev)) {
-			fs_uapi_conn_flush(conn);	/* best effort: the answer to the last one */
-			close_conn(st, tag);
-			return;
-		}
-	}
-	pending = fs_uapi_conn_flush(conn);
-	if (pending < 0) {
+	switch (fs_uapi_conn_serve(conn, &st->dev)) {
+	case FS_UAPI_CLOSE:
 		close_conn(st, tag);
 		return;
+	case FS_UAPI_WANT_READ:
+		ev.events = EPOLLIN;
+		break;
+	case FS_UAPI_WANT_WRITE:
+		ev.events = EPOLLOUT;
+		break;
 	}
-	ev.events = EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0);
 	epoll_ctl(st->epoll_fd, EPOLL_CTL_MOD, conn->fd, &ev);
 }
 
@@ -494,7 +507,7 @@ static void control_loop(struct daemon_state *st)
 				accept_uapi(st);
 				break;
 			case TAG_UAPI_CONN:
-				serve_conn(st, tag, events[i].events);
+				serve_conn(st, tag);
 				break;
 			case TAG_NETLINK:
 				read_netlink(st);

@@ -17,7 +17,12 @@
 #include "log.h"
 #include "uapi.h"
 
-enum { MAX_REQUEST = 64 << 20 };
+enum {
+	MAX_REQUEST = 16 << 20,		/* bytes of one request: wg setconf of 65536 allowed IPs is 3 MB */
+	READ_CHUNK = 8192,
+	REQUESTS_PER_CALL = 8,
+	KEEP_OUT_CAP = 64 << 10,	/* an emptied answer buffer bigger than this is freed */
+};
 
 int fs_uapi_probe(const char *ifname)
 {
@@ -76,6 +81,7 @@ int fs_uapi_listen(const char *ifname, char path[sizeof(((struct sockaddr_un *)0
 
 /* ---- output buffer ---------------------------------------------------------- */
 
+/* Holds the private and preshared keys of a get answer: grown by fs_secret_realloc. */
 struct buf {
 	char *data;
 	size_t len, cap;
@@ -92,7 +98,7 @@ static void buf_reserve(struct buf *b, size_t more)
 	cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + more)
 		cap *= 2;
-	data = realloc(b->data, cap);
+	data = fs_secret_realloc(b->data, b->cap, cap);
 	if (!data) {
 		b->failed = true;
 		return;
@@ -171,18 +177,73 @@ static void print_endpoint_table(struct buf *b, struct fs_peer *peer)
 	pthread_mutex_unlock(&peer->endpoints_lock);
 }
 
+static bool has_address(const struct fs_endpoint_entry *e)
+{
+	return e && e->addr.sa.sa_family != AF_UNSPEC;
+}
+
+/* Of two plain entries, the one heard from last; in table order without receives. */
+static const struct fs_endpoint_entry *later(const struct fs_endpoint_entry *best,
+					     const struct fs_endpoint_entry *e)
+{
+	if (!best || (e->has_rx && (!best->has_rx || e->last_rx > best->last_rx)))
+		return e;
+	return best;
+}
+
+/*
+ * The peer's own endpoint, as `wg show` shows it and wg-quick saves it:
+ * the endpoint table's current entry, unless that is a source inside the
+ * peer's spread prefix (one of its flows' addresses, which changes with
+ * the flow). Then the plain entry (configured, alt, learned or roaming)
+ * heard from last, else the configured endpoint (the first), and only
+ * if there is none the prefix address. Addresses that destination
+ * spreading sends to are never in the table.
+ */
+static bool own_endpoint(struct fs_peer *peer, union fs_sockaddr *out)
+{
+	const struct fs_endpoint_entry *current, *best = NULL;
+	struct fs_endpoint endpoint;
+	bool has = false;
+
+	pthread_mutex_lock(&peer->endpoints_lock);
+	if (peer->endpoints) {
+		size_t size = fs_endpoints_size(peer->endpoints);
+
+		current = fs_endpoints_entry(peer->endpoints, fs_endpoints_current(peer->endpoints));
+		if (has_address(current) && current->origin != FS_ENDPOINT_PREFIX)
+			best = current;
+		for (size_t i = 0; !best && i < size; ++i) {
+			const struct fs_endpoint_entry *e = fs_endpoints_entry(peer->endpoints, (int)i);
+
+			if (has_address(e) && e->origin != FS_ENDPOINT_PREFIX)
+				best = later(best, e);
+		}
+		if (!best && has_address(current))
+			best = current;
+		if (best) {
+			*out = best->addr;
+			has = true;
+		}
+	}
+	pthread_mutex_unlock(&peer->endpoints_lock);
+	if (!peer->endpoints) {
+		fs_peer_get_endpoint(peer, &endpoint, &has);
+		*out = endpoint.addr;
+	}
+	return has;
+}
+
 static void print_peer(struct buf *b, struct fs_peer *peer)
 {
 	char text[FS_ENDPOINT_STRLEN];
-	struct fs_endpoint endpoint;
-	bool has_endpoint;
+	union fs_sockaddr endpoint;
 
 	buf_key(b, "public_key", peer->noise->handshake.remote_static);
 	buf_key(b, "preshared_key", peer->noise->handshake.preshared_key);
 	buf_printf(b, "protocol_version=1\n");
-	fs_peer_get_endpoint(peer, &endpoint, &has_endpoint);
-	if (has_endpoint)
-		buf_printf(b, "endpoint=%s\n", fs_endpoint_format(text, &endpoint.addr));
+	if (own_endpoint(peer, &endpoint))
+		buf_printf(b, "endpoint=%s\n", fs_endpoint_format(text, &endpoint));
 	buf_printf(b, "last_handshake_time_sec=%llu\n",
 		   (unsigned long long)__atomic_load_n(&peer->last_handshake_sec, __ATOMIC_ACQUIRE));
 	buf_printf(b, "last_handshake_time_nsec=%llu\n",
@@ -253,63 +314,100 @@ char *fs_uapi_get(struct fs_device *dev, size_t *len)
 
 /* ---- connections ---------------------------------------------------------------- */
 
-static bool respond(struct fs_uapi_conn *conn, const char *body, size_t body_len, int error)
+/*
+ * One request is answered at a time: the next one is read (or taken from
+ * what was read already) only once the answer before it is written out.
+ * A client that sends and never reads is no longer read from, and a
+ * connection holds at most one request (MAX_REQUEST) and one answer,
+ * whatever the client does. At most REQUESTS_PER_CALL are answered per
+ * call, so that one busy connection cannot keep the control thread from
+ * handshakes, timers and the other connections.
+ */
+
+/* The buffer of the next answer: the connection's, emptied, is reused. */
+static struct buf take_out(struct fs_uapi_conn *conn)
 {
-	char tail[32];
-	int n = snprintf(tail, sizeof(tail), "errno=%d\n\n", error);
-	size_t need = conn->out_len + body_len + (size_t)n;
+	struct buf b = { .data = conn->out, .cap = conn->out_cap };
 
-	if (need > conn->out_cap) {
-		size_t cap = conn->out_cap ? conn->out_cap : 4096;
-		char *out;
+	conn->out = NULL;
+	conn->out_cap = conn->out_len = conn->out_off = 0;
+	return b;
+}
 
-		while (cap < need)
-			cap *= 2;
-		out = realloc(conn->out, cap);
-		if (!out)
-			return false;
-		conn->out = out;
-		conn->out_cap = cap;
+static void buf_wipe(struct buf *b)
+{
+	if (b->data)
+		sodium_memzero(b->data, b->cap);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The refusal's reason, on one line: control characters become '?'. */
+static void buf_error(struct buf *b, const char *reason)
+{
+	size_t len = strnlen(reason, FS_UAPI_ERROR_MAX);
+
+	buf_reserve(b, sizeof("error=\n") + len);
+	if (b->failed)
+		return;
+	memcpy(b->data + b->len, "error=", 6);
+	b->len += 6;
+	for (size_t i = 0; i < len; ++i) {
+		unsigned char c = (unsigned char)reason[i];
+
+		b->data[b->len++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
 	}
-	memcpy(conn->out + conn->out_len, body, body_len);
-	memcpy(conn->out + conn->out_len + body_len, tail, (size_t)n);
-	conn->out_len = need;
+	b->data[b->len++] = '\n';
+}
+
+/* Ends the answer in b (a refusal's reason, errno) and queues it. False: out of memory. */
+static bool answer(struct fs_uapi_conn *conn, struct buf *b, int error, const char *reason)
+{
+	if (error && reason && reason[0])
+		buf_error(b, reason);
+	buf_printf(b, "errno=%d\n\n", error);
+	if (b->failed) {
+		buf_wipe(b);
+		return false;
+	}
+	conn->out = b->data;
+	conn->out_cap = b->cap;
+	conn->out_len = b->len;
+	conn->out_off = 0;
 	return true;
 }
 
 static bool handle_get(struct fs_uapi_conn *conn, struct fs_device *dev)
 {
-	size_t len = 0;
-	char *body = fs_uapi_get(dev, &len);
-	bool ok;
+	struct buf b = take_out(conn);
 
-	if (!body)
-		return respond(conn, "", 0, -ENOMEM);
-	ok = respond(conn, body, len, 0);
-	sodium_memzero(body, len);	/* it holds the private key */
-	free(body);
-	return ok;
+	pthread_mutex_lock(&dev->lock);
+	print_device(&b, dev);
+	pthread_mutex_unlock(&dev->lock);
+	if (!b.failed)
+		return answer(conn, &b, 0, NULL);
+	buf_wipe(&b);
+	return answer(conn, &b, -ENOMEM, NULL);
 }
 
 static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const char *body,
 		       size_t len)
 {
+	struct buf b = take_out(conn);
 	struct fs_config cfg;
 	char err[FS_ERRLEN];
 	int ret;
 
 	ret = fs_config_parse(&cfg, body, len, err, sizeof(err));
-	if (ret) {
-		fs_log_error("UAPI: %s", err);
-		return respond(conn, "", 0, ret);
+	if (!ret) {
+		ret = fs_device_apply(dev, &cfg, err, sizeof(err));
+		fs_config_free(&cfg);
 	}
-	ret = fs_device_apply(dev, &cfg, err, sizeof(err));
-	fs_config_free(&cfg);
 	if (ret)
 		fs_log_error("UAPI: %s", err);
 	else
 		fs_log_debug("UAPI: configuration applied");
-	return respond(conn, "", 0, ret);
+	return answer(conn, &b, ret, err);
 }
 
 /* Length of the first complete request in the buffer, 0 if incomplete, -1 if invalid. */
@@ -317,56 +415,68 @@ static ssize_t request_length(const char *in, size_t len)
 {
 	const char *end;
 
+	if (!len)
+		return 0;
 	if (len < 6)
 		return memcmp(in, "get=1\n", len) && memcmp(in, "set=1\n", len) ? -1 : 0;
 	if (memcmp(in, "get=1\n", 6) && memcmp(in, "set=1\n", 6))
 		return -1;
 	end = memmem(in + 5, len - 5, "\n\n", 2);
 	if (!end)
-		return len > MAX_REQUEST ? -1 : 0;
+		return len >= MAX_REQUEST ? -1 : 0;
 	return end + 2 - in;
 }
 
-bool fs_uapi_conn_read(struct fs_uapi_conn *conn, struct fs_device *dev)
+/* Answers the request of req bytes at the head of the input, and drops it. */
+static bool handle_request(struct fs_uapi_conn *conn, struct fs_device *dev, size_t req)
 {
-	for (;;) {
-		ssize_t n, req;
+	bool ok;
 
-		if (conn->in_cap - conn->in_len < 4096) {
-			size_t cap = conn->in_cap ? conn->in_cap * 2 : 8192;
-			char *in = realloc(conn->in, cap);
+	if (conn->in[0] == 'g') {
+		if (req == 7) {
+			ok = handle_get(conn, dev);
+		} else {
+			struct buf b = take_out(conn);
 
-			if (!in)
-				return false;
-			conn->in = in;
-			conn->in_cap = cap;
+			ok = answer(conn, &b, -EINVAL, "get=1 takes no keys");
 		}
-		n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
-		if (n == 0)
-			return false;
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR;
-		conn->in_len += (size_t)n;
-
-		while ((req = request_length(conn->in, conn->in_len)) > 0) {
-			bool ok = conn->in[0] == 'g' ?
-				  (req == 7 ? handle_get(conn, dev) : respond(conn, "", 0, -EINVAL)) :
-				  handle_set(conn, dev, conn->in + 6, (size_t)req - 7);
-
-			sodium_memzero(conn->in, (size_t)req);
-			memmove(conn->in, conn->in + req, conn->in_len - (size_t)req);
-			conn->in_len -= (size_t)req;
-			if (!ok)
-				return false;
-		}
-		if (req < 0) {
-			fs_log_error("UAPI: invalid operation; closing the connection");
-			return false;
-		}
+	} else {
+		ok = handle_set(conn, dev, conn->in + 6, req - 7);
 	}
+	sodium_memzero(conn->in, req);
+	memmove(conn->in, conn->in + req, conn->in_len - req);
+	conn->in_len -= req;
+	return ok;
 }
 
-int fs_uapi_conn_flush(struct fs_uapi_conn *conn)
+/* Reads once. 1: read something, 0: nothing there yet, -1: error. EOF sets conn->eof. */
+static int read_more(struct fs_uapi_conn *conn)
+{
+	ssize_t n;
+
+	if (conn->in_cap - conn->in_len < READ_CHUNK / 2) {
+		size_t cap = conn->in_cap ? conn->in_cap * 2 : READ_CHUNK;
+		char *in;
+
+		if (cap > MAX_REQUEST + READ_CHUNK)
+			cap = MAX_REQUEST + READ_CHUNK;
+		in = fs_secret_realloc(conn->in, conn->in_cap, cap);
+		if (!in)
+			return -1;
+		conn->in = in;
+		conn->in_cap = cap;
+	}
+	n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (!n)
+		conn->eof = true;
+	conn->in_len += (size_t)n;
+	return 1;
+}
+
+/* Writes what is pending. 1: more to write, 0: all written, -1: error. */
+static int flush(struct fs_uapi_conn *conn)
 {
 	while (conn->out_off < conn->out_len) {
 		ssize_t n = write(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off);
@@ -375,10 +485,46 @@ int fs_uapi_conn_flush(struct fs_uapi_conn *conn)
 			return errno == EAGAIN || errno == EINTR ? 1 : -1;
 		conn->out_off += (size_t)n;
 	}
-	if (conn->out)
+	if (conn->out) {
 		sodium_memzero(conn->out, conn->out_len);
+		/* A big answer's buffer is not kept while the connection idles. */
+		if (conn->out_cap > KEEP_OUT_CAP) {
+			free(conn->out);
+			conn->out = NULL;
+			conn->out_cap = 0;
+		}
+	}
 	conn->out_len = conn->out_off = 0;
 	return 0;
+}
+
+enum fs_uapi_want fs_uapi_conn_serve(struct fs_uapi_conn *conn, struct fs_device *dev)
+{
+	for (unsigned int answered = 0;;) {
+		int ret = flush(conn);
+		ssize_t req;
+
+		if (ret)
+			return ret < 0 ? FS_UAPI_CLOSE : FS_UAPI_WANT_WRITE;
+		req = request_length(conn->in, conn->in_len);
+		if (req < 0) {
+			fs_log_error("UAPI: invalid operation; closing the connection");
+			return FS_UAPI_CLOSE;
+		}
+		if (req > 0) {
+			/* Writable at once: the next call answers the next request. */
+			if (answered++ == REQUESTS_PER_CALL)
+				return FS_UAPI_WANT_WRITE;
+			if (!handle_request(conn, dev, (size_t)req))
+				return FS_UAPI_CLOSE;
+			continue;
+		}
+		if (conn->eof)
+			return FS_UAPI_CLOSE;
+		ret = read_more(conn);
+		if (ret <= 0)
+			return ret < 0 ? FS_UAPI_CLOSE : FS_UAPI_WANT_READ;
+	}
 }
 
 void fs_uapi_conn_free(struct fs_uapi_conn *conn)

@@ -7,7 +7,8 @@
 #    (flowspreadd's extension keys aside), peer by peer;
 #  - several requests on one connection, sent at once or a byte at a time,
 #    are answered in order;
-#  - a set=1 with an unknown key or a malformed value answers errno=-22 and
+#  - a set=1 with an unknown key or a malformed value answers errno=-22
+#    (after an error= line with the reason) and
 #    changes nothing, also when the bad line comes after good ones (get=1
 #    before and after are identical);
 #  - what the kernel's selftest checks with `wg': keys set to /dev/null
@@ -108,7 +109,7 @@ for chunk in 0 1; do
 	assert a[0].endswith('errno=0') and 'listen_port=51820\n' in a[0], a[0]
 	assert a[1] == 'errno=0', a[1]
 	assert a[2] == a[0].replace('listen_port=51820', 'listen_port=51830'), a[2]
-	assert a[3] == 'errno=-22', a[3]
+	assert a[3] == 'error=line 1: invalid UAPI device key "bogus"\nerrno=-22', a[3]
 	assert a[4] == a[2], a[4]
 	EOF
 	say "chunk ${chunk/#0/all}: get, set, get (the new port), bad set (errno=-22), get (unchanged)"
@@ -141,7 +142,8 @@ bad_sets=(
 printf 'get=1\n\n' | uapi_raw "$fif" >"$fs_tmp/before"
 for body in "${bad_sets[@]}"; do
 	answer=$(printf 'set=1\n%b\n\n' "$body" | uapi_raw "$fif")
-	[[ $answer == errno=-22 ]] || fail "set=1 \"${body//\\n/ }\" answered \"$answer\", expected errno=-22"
+	[[ $answer == $'error=line '[0-9]*$'\nerrno=-22' ]] ||
+		fail "set=1 \"${body//\\n/ }\" answered \"$answer\", expected error=line N: REASON, then errno=-22"
 	printf 'get=1\n\n' | uapi_raw "$fif" >"$fs_tmp/after"
 	cmp -s "$fs_tmp/before" "$fs_tmp/after" || {
 		diff "$fs_tmp/before" "$fs_tmp/after" | head -n 10

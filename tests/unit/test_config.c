@@ -611,14 +611,14 @@ Test(config, device_extension_ranges)
 		{ "spread_prefix=2001:db8::1", false },		/* /128 */
 		{ "spread_prefix=192.0.2.1/32", true },
 		{ "spread_prefix=192.0.2.1/33", false },
-		{ "spread_prefix=::/0", true },
+		{ "spread_prefix=::/0", false },	/* the default route */
 		{ "spread_prefix=2001:db8::/64,2001:db8:1::/64", false },
 		{ "spread_mode=off", true },
 		{ "spread_mode=ports", true },
 		{ "spread_mode=addresses", true },
 		{ "spread_mode=default", false },
 		{ "spread_mode=Ports", false },
-		{ "spread_mode=", false },
+		{ "spread_mode=", true },		/* back to the default */
 		{ "spread_ports=1-65535", true },
 		{ "spread_ports=5000-5000", true },
 		{ "spread_ports=0-10", false },
@@ -865,4 +865,160 @@ Test(config, many_peers_parse_fast)
 	assert_prefix(&cfg.peers[PEERS - 1].allowed_ips[0], "10.97.167.0/24");
 	fs_config_free(&cfg);
 	free(r.text);
+}
+
+/* --- an empty extension value: back to the default --------------------------- */
+
+Test(config, empty_device_extension_values_clear)
+{
+	struct fs_config cfg;
+
+	parse_ok(&cfg, "spread_prefix=\nspread_mode=\nspread_ports=\nspread_pairs=\n"
+		       "endpoint_limit=\nsteer=\nsteer_qdisc=\n");
+	cr_assert(cfg.has_spread_prefixes);
+	cr_assert_eq(cfg.n_spread_prefixes, 0);
+	cr_assert(cfg.has_spread_mode);
+	cr_assert_eq(cfg.spread_mode, FS_SPREAD_DEFAULT);
+	cr_assert(cfg.has_spread_ports);
+	cr_assert_eq(cfg.spread_ports.low, 0, "an empty spread_ports is no range");
+	cr_assert_eq(cfg.spread_ports.high, 0);
+	cr_assert(cfg.has_spread_pairs);
+	cr_assert_eq(cfg.spread_pairs, FS_SPREAD_PAIRS_DEFAULT);
+	cr_assert(cfg.has_endpoint_limit);
+	cr_assert_eq(cfg.endpoint_limit, FS_ENDPOINT_LIMIT_DEFAULT);
+	cr_assert(cfg.has_steer);
+	cr_assert_eq(cfg.steer, FS_STEER_OFF);
+	cr_assert(cfg.has_steer_qdisc);
+	cr_assert_eq(cfg.steer_qdisc_major, 0);
+	fs_config_free(&cfg);
+
+	/* Not given: not touched. */
+	parse_ok(&cfg, "listen_port=1\n");
+	cr_assert_not(cfg.has_spread_prefixes || cfg.has_spread_mode || cfg.has_spread_ports ||
+		      cfg.has_spread_pairs || cfg.has_endpoint_limit || cfg.has_steer ||
+		      cfg.has_steer_qdisc);
+	fs_config_free(&cfg);
+
+	/* Empty, then items: the list is these items; items, then empty: none. */
+	parse_ok(&cfg, "spread_prefix=\nspread_prefix=2001:db8:1::/64\nspread_prefix=2001:db8:2::/64\n"
+		       "spread_ports=\nspread_ports=40000-40001\nsteer_qdisc=\nsteer_qdisc=1:\n");
+	cr_assert_eq(cfg.n_spread_prefixes, 2);
+	assert_prefix(&cfg.spread_prefixes[1], "2001:db8:2::/64");
+	cr_assert_eq(cfg.spread_ports.low, 40000);
+	cr_assert_eq(cfg.steer_qdisc_major, 1);
+	fs_config_free(&cfg);
+	parse_ok(&cfg, "spread_prefix=2001:db8:1::/64\nspread_prefix=\nspread_ports=1-2\nspread_ports=\n");
+	cr_assert(cfg.has_spread_prefixes);
+	cr_assert_eq(cfg.n_spread_prefixes, 0);
+	cr_assert_eq(cfg.spread_ports.low, 0);
+	fs_config_free(&cfg);
+}
+
+Test(config, empty_peer_extension_values_clear)
+{
+	struct fs_config cfg;
+	struct fs_config_peer *peer;
+
+	parse_ok(&cfg, "public_key=" KEY_B "\nendpoint_alt=\nspread_prefix=\nspread_ports=\n"
+		       "public_key=" KEY_D "\nendpoint_alt=192.0.2.1:1\nendpoint_alt=\n"
+		       "endpoint_alt=192.0.2.2:2\nspread_prefix=\nspread_prefix=2001:db8:d::/64\n");
+	peer = &cfg.peers[0];
+	cr_assert(peer->has_endpoint_alt && peer->has_spread_prefixes && peer->has_spread_ports);
+	cr_assert_eq(peer->n_endpoint_alt, 0);
+	cr_assert_eq(peer->n_spread_prefixes, 0);
+	cr_assert_eq(peer->spread_ports.low, 0);
+	cr_assert_not(cfg.has_spread_prefixes, "a peer's empty spread_prefix went to the device");
+	peer = &cfg.peers[1];
+	cr_assert_eq(peer->n_endpoint_alt, 1);
+	assert_endpoint(&peer->endpoint_alt[0], "192.0.2.2:2");
+	cr_assert_eq(peer->n_spread_prefixes, 1);
+	cr_assert_not(peer->has_spread_ports);
+	fs_config_free(&cfg);
+}
+
+Test(config, empty_standard_values_stay_errors)
+{
+	static const struct value_case device[] = {
+		{ "private_key=", false },
+		{ "listen_port=", false },
+		{ "fwmark=", false },
+		{ "replace_peers=", false },
+	};
+	static const struct value_case peer[] = {
+		{ "endpoint=", false },
+		{ "allowed_ip=", false },
+		{ "preshared_key=", false },
+		{ "persistent_keepalive_interval=", false },
+		{ "remove=", false },
+		{ "replace_allowed_ips=", false },
+		{ "protocol_version=", false },
+	};
+
+	check_value_cases(device, ARRAY_SIZE(device), false);
+	check_value_cases(peer, ARRAY_SIZE(peer), true);
+	parse_fails("public_key=\n", -EINVAL, "line 1: invalid public_key");
+}
+
+/* --- spread prefixes no host can spread from or to --------------------------- */
+
+Test(config, spread_prefixes_refused_with_their_reason)
+{
+	static const struct {
+		const char *prefix, *message;
+	} cases[] = {
+		{ "::/0", "spread_prefix ::/0 is the default route: expected a length of at least /32" },
+		{ "0.0.0.0/0", "spread_prefix 0.0.0.0/0 is the default route: expected a length of at least /8" },
+		{ "2001::/16", "spread_prefix 2001::/16 is too wide: expected a length of at least /32" },
+		{ "10.0.0.0/7", "spread_prefix 10.0.0.0/7 is too wide: expected a length of at least /8" },
+		{ "2001:db8::/121", "spread_prefix 2001:db8::/121: expected an IPv6 length up to /120" },
+		{ "ff02::/64", "spread_prefix ff02::/64 holds multicast (ff00::/8) addresses" },
+		{ "fe80::/64", "spread_prefix fe80::/64 holds link-local (fe80::/10) addresses" },
+		{ "febf:1::/64", "spread_prefix febf:1::/64 holds link-local (fe80::/10) addresses" },
+		{ "fec0::/64", "spread_prefix fec0::/64 holds site-local, deprecated (fec0::/10) addresses" },
+		{ "::/64", "spread_prefix ::/64 holds unspecified (::/128) addresses" },
+		{ "::1/120", "spread_prefix ::/120 holds unspecified (::/128) addresses" },
+		{ "::ffff:192.0.2.0/120", "spread_prefix ::ffff:192.0.2.0/120 holds IPv4-mapped (::ffff:0:0/96) addresses" },
+		{ "::c000:200/120", "spread_prefix ::192.0.2.0/120 holds reserved, IPv4-compatible (::/8) addresses" },
+		{ "127.0.0.0/8", "spread_prefix 127.0.0.0/8 holds loopback (127.0.0.0/8) addresses" },
+		{ "127.1.2.0/24", "spread_prefix 127.1.2.0/24 holds loopback (127.0.0.0/8) addresses" },
+		{ "0.1.2.0/24", "spread_prefix 0.1.2.0/24 holds unspecified (\"this network\", 0.0.0.0/8) addresses" },
+		{ "169.254.7.0/24", "spread_prefix 169.254.7.0/24 holds link-local (169.254.0.0/16) addresses" },
+		{ "224.0.0.0/24", "spread_prefix 224.0.0.0/24 holds multicast (224.0.0.0/4) addresses" },
+		{ "239.1.0.0/16", "spread_prefix 239.1.0.0/16 holds multicast (224.0.0.0/4) addresses" },
+		{ "255.255.255.255/32", "spread_prefix 255.255.255.255/32 holds reserved or broadcast (240.0.0.0/4) addresses" },
+	};
+	static const char *const fine[] = {
+		"2001:db8::/32", "2001:db8:a0::/64", "fd00:1::/48", "2001:db8::/120",
+		"192.0.2.0/24", "198.51.100.7/32", "10.0.0.0/8", "100::/64",
+	};
+	char err[FS_ERRLEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); ++i) {
+		struct fs_prefix prefix;
+		char want[FS_ERRLEN];
+		char text[128];
+
+		/* In the device section and in a peer block alike. */
+		snprintf(text, sizeof(text), "spread_prefix=%s\n", cases[i].prefix);
+		snprintf(want, sizeof(want), "line 1: invalid %s", cases[i].message);
+		parse_fails(text, -EINVAL, want);
+		snprintf(text, sizeof(text), "public_key=" KEY_B "\nspread_prefix=%s\n",
+			 cases[i].prefix);
+		snprintf(want, sizeof(want), "line 2: invalid %s", cases[i].message);
+		parse_fails(text, -EINVAL, want);
+
+		cr_assert(fs_prefix_parse(&prefix, cases[i].prefix, err, sizeof(err)));
+		fs_prefix_mask(&prefix);
+		cr_assert_not(fs_config_check_spread_prefix(&prefix, err, sizeof(err)));
+		cr_assert(!strncmp(err, cases[i].message, strlen(cases[i].message)),
+			  "\"%s\" does not start \"%s\"", err, cases[i].message);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fine); ++i) {
+		struct fs_config cfg;
+		char text[128];
+
+		snprintf(text, sizeof(text), "spread_prefix=%s\n", fine[i]);
+		parse_ok(&cfg, text);
+		fs_config_free(&cfg);
+	}
 }
