@@ -491,6 +491,21 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 
 /* ---- spreading: checks across the request and the device, and the guards ---- */
 
+/* The request's peers sorted by public key, then by their order in it. */
+struct key_ref {
+	const uint8_t *key;
+	size_t i;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	int c = memcmp(x->key, y->key, WG_KEY_LEN);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+
 struct spread_view {
 	const struct fs_prefix *prefixes;
 	size_t n_prefixes;
@@ -527,17 +542,64 @@ static bool decides_prefixes(const struct fs_config_peer *cp)
 	return cp->remove || cp->has_spread_prefixes;
 }
 
-/* The last block for key that decides its prefixes, from index "from" on, or NULL. */
-static const struct fs_config_peer *last_decision(const struct fs_config *cfg, size_t from,
+/*
+ * The request's peers by key (key_ref_cmp order): the last block of each
+ * key that decides its prefixes, NULL for none. One sort, then O(log n)
+ * a key: a request may name a million peers.
+ */
+struct decisions {
+	struct key_ref *refs;
+	const struct fs_config_peer **last;	/* per ref, the last decision of its key */
+	size_t n;
+};
+
+static int decisions_init(struct decisions *d, const struct fs_config *cfg)
+{
+	d->n = cfg->n_peers;
+	d->refs = malloc(d->n * sizeof(*d->refs) + 1);
+	d->last = malloc(d->n * sizeof(*d->last) + 1);
+	if (!d->refs || !d->last) {
+		free(d->refs);
+		free(d->last);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n; ++i)
+		d->refs[i] = (struct key_ref){ cfg->peers[i].public_key, i };
+	qsort(d->refs, d->n, sizeof(*d->refs), key_ref_cmp);
+	for (size_t g = 0, end; g < d->n; g = end) {
+		const struct fs_config_peer *last = NULL;
+
+		for (end = g; end < d->n && !memcmp(d->refs[end].key, d->refs[g].key, WG_KEY_LEN); ++end)
+			if (decides_prefixes(&cfg->peers[d->refs[end].i]))
+				last = &cfg->peers[d->refs[end].i];
+		for (size_t k = g; k < end; ++k)
+			d->last[k] = last;
+	}
+	return 0;
+}
+
+static void decisions_free(struct decisions *d)
+{
+	free(d->refs);
+	free(d->last);
+}
+
+/* The last block of the request deciding key's prefixes, or NULL. */
+static const struct fs_config_peer *last_decision(const struct decisions *d,
 						  const uint8_t key[WG_KEY_LEN])
 {
-	const struct fs_config_peer *last = NULL;
+	struct key_ref probe = { key, SIZE_MAX };
+	size_t lo = 0, hi = d->n;
 
-	for (size_t i = from; i < cfg->n_peers; ++i)
-		if (decides_prefixes(&cfg->peers[i]) &&
-		    !sodium_memcmp(cfg->peers[i].public_key, key, WG_KEY_LEN))
-			last = &cfg->peers[i];
-	return last;
+	while (lo < hi) {	/* the last ref of key sorts just before (key, SIZE_MAX) */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (key_ref_cmp(&d->refs[mid], &probe) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && !memcmp(d->refs[lo - 1].key, key, WG_KEY_LEN) ? d->last[lo - 1] : NULL;
 }
 
 static void holder_add(struct prefix_holder *h, size_t *n, const uint8_t *key,
@@ -554,19 +616,19 @@ static void holder_add(struct prefix_holder *h, size_t *n, const uint8_t *key,
  * ignored as apply_peer ignores them; update_only blocks count as applied.
  */
 static size_t prefix_holders(struct fs_device *dev, const struct fs_config *cfg,
-			     const struct spread_view *v, struct prefix_holder *h)
+			     const struct spread_view *v, const struct decisions *d,
+			     struct prefix_holder *h)
 {
-	bool decisions = false;
+	uint8_t own_key[WG_KEY_LEN];
+	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
 	struct fs_peer *peer;
 	size_t n = 0;
 
 	holder_add(h, &n, NULL, v->prefixes, v->n_prefixes);
-	for (size_t i = 0; i < cfg->n_peers; ++i)
-		decisions |= decides_prefixes(&cfg->peers[i]);
 	if (!cfg->replace_peers) {
 		cds_list_for_each_entry(peer, &dev->peers, list) {
 			const uint8_t *key = peer->noise->handshake.remote_static;
-			const struct fs_config_peer *cp = decisions ? last_decision(cfg, 0, key) : NULL;
+			const struct fs_config_peer *cp = last_decision(d, key);
 
 			if (!cp)
 				holder_add(h, &n, key, peer->spread_prefixes, peer->n_spread_prefixes);
@@ -574,11 +636,12 @@ static size_t prefix_holders(struct fs_device *dev, const struct fs_config *cfg,
 				holder_add(h, &n, key, cp->spread_prefixes, cp->n_spread_prefixes);
 		}
 	}
-	for (size_t i = 0; i < cfg->n_peers; ++i) {
-		const struct fs_config_peer *cp = &cfg->peers[i];
+	for (size_t k = 0; k < d->n; ++k) {
+		const struct fs_config_peer *cp = d->last[k];
 
-		if (cp->remove || !cp->n_spread_prefixes || is_own_key(dev, cp->public_key, cfg) ||
-		    last_decision(cfg, i, cp->public_key) != cp ||
+		/* Once per key (its last ref), for peers the request adds. */
+		if ((k + 1 < d->n && !memcmp(d->refs[k + 1].key, d->refs[k].key, WG_KEY_LEN)) ||
+		    !cp || cp->remove || !cp->n_spread_prefixes || is_own_key(cp->public_key, own) ||
 		    (!cfg->replace_peers && fs_device_lookup_peer(dev, cp->public_key)))
 			continue;
 		holder_add(h, &n, cp->public_key, cp->spread_prefixes, cp->n_spread_prefixes);
@@ -592,47 +655,114 @@ static const char *peer_name(char out[KEY_B64_LEN], const uint8_t *key)
 	return out;
 }
 
-static bool holders_clash(const struct prefix_holder *x, const struct prefix_holder *y,
-			  char *err, size_t errlen)
+/* One prefix of a holder, as the range of addresses it covers. */
+struct prefix_span {
+	const struct fs_prefix *prefix;
+	const struct prefix_holder *holder;
+	uint8_t first[16], last[16];
+};
+
+static void span_of(struct prefix_span *sp, const struct prefix_holder *holder,
+		    const struct fs_prefix *prefix)
+{
+	size_t len = prefix->family == AF_INET ? 4 : 16;
+
+	sp->prefix = prefix;
+	sp->holder = holder;
+	memset(sp->first, 0, sizeof(sp->first));
+	memset(sp->last, 0, sizeof(sp->last));
+	for (size_t i = 0; i < len; ++i) {
+		unsigned int bits = prefix->cidr > 8 * i ? prefix->cidr - 8 * i : 0;
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		sp->first[i] = prefix->addr.bytes[i] & mask;
+		sp->last[i] = sp->first[i] | (uint8_t)~mask;
+	}
+}
+
+/* By family, then first address, then the wider prefix first. */
+static int span_cmp(const void *a, const void *b)
+{
+	const struct prefix_span *x = a, *y = b;
+	int c = (x->prefix->family > y->prefix->family) - (x->prefix->family < y->prefix->family);
+
+	if (!c)
+		c = memcmp(x->first, y->first, sizeof(x->first));
+	return c ? c : (x->prefix->cidr > y->prefix->cidr) - (x->prefix->cidr < y->prefix->cidr);
+}
+
+/* The error for x overlapping y (x the earlier holder: the device comes first). */
+static bool clash(const struct prefix_span *x, const struct prefix_span *y, char *err,
+		  size_t errlen)
 {
 	char a[FS_PREFIX_STRLEN], b[FS_PREFIX_STRLEN], kx[KEY_B64_LEN], ky[KEY_B64_LEN];
 
-	for (size_t i = 0; i < x->n; ++i) {
-		for (size_t j = 0; j < y->n; ++j) {
-			if (!fs_prefix_overlap(&x->prefixes[i], &y->prefixes[j]))
-				continue;
-			fs_prefix_format(a, &x->prefixes[i]);
-			fs_prefix_format(b, &y->prefixes[j]);
-			if (!x->key)
-				return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps the local spread_prefix %s",
-						b, peer_name(ky, y->key), a);
-			return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps spread_prefix %s of peer %s",
-					b, peer_name(ky, y->key), a, peer_name(kx, x->key));
-		}
+	if (x->holder > y->holder) {
+		const struct prefix_span *t = x;
+
+		x = y;
+		y = t;
 	}
-	return false;
+	fs_prefix_format(a, x->prefix);
+	fs_prefix_format(b, y->prefix);
+	if (!x->holder->key)
+		return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps the local spread_prefix %s",
+				b, peer_name(ky, y->holder->key), a);
+	return !fs_fail(err, errlen, "spread_prefix %s of peer %s overlaps spread_prefix %s of peer %s",
+			b, peer_name(ky, y->holder->key), a, peer_name(kx, x->holder->key));
 }
 
-/* No two prefixes of the device and the peers, as they will be, may overlap. */
+/*
+ * No two prefixes of different holders (the device and the peers, as they
+ * will be) may overlap. Prefixes nest or are disjoint, so in sorted order a
+ * prefix overlaps an earlier one exactly when it starts before the widest
+ * range seen so far ends; one sort, one pass.
+ */
 static bool peer_prefixes_clash(struct fs_device *dev, const struct fs_config *cfg,
 				const struct spread_view *v, char *err, size_t errlen)
 {
-	size_t n_peers = cfg->n_peers + 1, n;
+	size_t n_holders = cfg->n_peers + 1, n, n_spans = 0;
+	struct prefix_span *spans = NULL, *top = NULL;
 	struct prefix_holder *h;
+	struct decisions d;
 	struct fs_peer *peer;
-	bool clash = false;
+	bool found = false;
 
 	cds_list_for_each_entry(peer, &dev->peers, list)
-		++n_peers;
-	h = malloc(n_peers * sizeof(*h));
-	if (!h)
+		++n_holders;
+	h = malloc(n_holders * sizeof(*h));
+	if (!h || decisions_init(&d, cfg)) {
+		free(h);
 		return !fs_fail(err, errlen, "out of memory checking the spread prefixes");
-	n = prefix_holders(dev, cfg, v, h);
-	for (size_t i = 0; i < n && !clash; ++i)
-		for (size_t j = i + 1; j < n && !clash; ++j)
-			clash = holders_clash(&h[i], &h[j], err, errlen);
+	}
+	n = prefix_holders(dev, cfg, v, &d, h);
+	decisions_free(&d);
+	for (size_t i = 0; i < n; ++i)
+		n_spans += h[i].n;
+	spans = malloc(n_spans * sizeof(*spans) + 1);
+	if (!spans) {
+		free(h);
+		return !fs_fail(err, errlen, "out of memory checking the spread prefixes");
+	}
+	n_spans = 0;
+	for (size_t i = 0; i < n; ++i)
+		for (size_t j = 0; j < h[i].n; ++j)
+			span_of(&spans[n_spans++], &h[i], &h[i].prefixes[j]);
+	qsort(spans, n_spans, sizeof(*spans), span_cmp);
+	for (size_t i = 0; i < n_spans && !found; ++i) {
+		struct prefix_span *sp = &spans[i];
+
+		if (top && top->prefix->family == sp->prefix->family &&
+		    memcmp(sp->first, top->last, sizeof(sp->first)) <= 0) {
+			if (sp->holder != top->holder)
+				found = clash(top, sp, err, errlen);
+			continue;	/* inside top: top stays the widest */
+		}
+		top = sp;
+	}
+	free(spans);
 	free(h);
-	return clash;
+	return found;
 }
 
 /*
@@ -888,19 +1018,6 @@ static void ports_commit(struct fs_device *dev, struct port_sockets *ps)
 }
 
 /* ---- peers: everything a set may allocate, before the first change ----------- */
-
-struct key_ref {
-	const uint8_t *key;
-	size_t i;
-};
-
-static int key_ref_cmp(const void *a, const void *b)
-{
-	const struct key_ref *x = a, *y = b;
-	int c = memcmp(x->key, y->key, WG_KEY_LEN);
-
-	return c ? c : (x->i > y->i) - (x->i < y->i);
-}
 
 /*
  * Plays the request's peers in order, per public key, to find which of
