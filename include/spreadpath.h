@@ -29,8 +29,10 @@
  * The wait before the next probe after a failure starts at 5 s and
  * doubles up to 120 s; a proof resets it. A failure is logged only once
  * the peer shows it is alive (an authenticated packet on the plain path
- * after the failure's evidence), and at most once a minute per kind; the
- * ones not logged are counted and named in the next message.
+ * after the failure's evidence), and at most once a minute per kind while
+ * the path stays broken (the probes' failures); the ones not logged are
+ * counted and named in the next message. The first failure after the path
+ * was proven again is logged at once: it is a new break, not a retry.
  */
 #ifndef FLOWSPREAD_SPREADPATH_H
 #define FLOWSPREAD_SPREADPATH_H

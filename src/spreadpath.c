@@ -34,11 +34,14 @@ static void fail(struct fs_spreadpath *p, enum fs_spreadpath_reason reason, uint
 
 static enum fs_spreadpath_verdict prove(struct fs_spreadpath *p, uint64_t now)
 {
-	bool recovered = p->state == FS_SPREADPATH_FAILED && p->logged && !p->unreported;
+	/* "logged" is cleared at each proof: set, a failure was logged since the last one. */
+	bool recovered = p->state != FS_SPREADPATH_PROVEN && p->logged;
 
 	if (p->state != FS_SPREADPATH_PROVEN) {
 		p->state = FS_SPREADPATH_PROVEN;
 		p->since = now;
+		/* The path worked again: its next failure is news, logged at once. */
+		p->logged = 0;
 	}
 	p->probe_sent = 0;
 	p->next_probe = 0;
