@@ -64,8 +64,6 @@ ip -n "$b" addr add 192.0.2.2/24 dev veth0 || fail "cannot add 192.0.2.2 in $b"
 keypair a; a_pub=$REPLY
 keypair b; b_pub=$REPLY
 
-# spread_source IFNAME KIND: the spread_source= value of KIND of the only peer.
-spread_source() { printf 'get=1\n\n' | uapi_raw "$1" | sed -n "s/^spread_source=$2,//p"; }
 # state_is IFNAME KIND STATE [REASON]: the state (and reason) get shows.
 state_is()
 {
