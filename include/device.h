@@ -35,6 +35,7 @@
 #include "netlink.h"
 #include "noise.h"
 #include "spread.h"
+#include "spreadpath.h"
 
 struct fs_allowedips;
 struct fs_ratelimiter;
@@ -60,6 +61,7 @@ enum fs_timer {
 	FS_TIMER_WANT_HANDSHAKE,
 	FS_TIMER_WANT_KEEPALIVE,
 	FS_TIMER_WANT_STAGED,
+	FS_TIMER_SPREAD_PATH,		/* the return path through our spread sources: a check or a probe */
 	FS_TIMER_COUNT,
 };
 
@@ -72,6 +74,13 @@ struct fs_endpoint {
 	} src;
 	int src_ifindex;
 	bool has_src;
+	uint8_t via;			/* received: FS_VIA_* (not compared, not kept) */
+};
+
+/* How a received packet reached us: through one of our spread addresses or ports. */
+enum {
+	FS_VIA_SPREAD_ADDRESS = 1 << FS_SPREADPATH_ADDRESSES,
+	FS_VIA_SPREAD_PORT = 1 << FS_SPREADPATH_PORTS,
 };
 
 /* Same peer address and same remembered local source. */
@@ -133,6 +142,18 @@ struct fs_peer {
 	 */
 	struct fs_spread_settings *remote_spread;
 	uint64_t seen_in_prefix, seen_in_ports;	/* atomic, boottime ns */
+	/*
+	 * Whether the peer answers us through our spread addresses and ports
+	 * (spreadpath.h), per kind: when an authenticated packet last came in
+	 * through them, and through anything else, and when we last sent data
+	 * from them (workers, atomic, boottime ns, 0 never); when the datapath
+	 * next asks the control thread to look (atomic); the state, under the
+	 * control thread.
+	 */
+	uint64_t path_proven[FS_SPREADPATH_KINDS], path_plain[FS_SPREADPATH_KINDS];
+	uint64_t path_used[FS_SPREADPATH_KINDS];
+	uint64_t path_next_check[FS_SPREADPATH_KINDS];
+	struct fs_spreadpath path[FS_SPREADPATH_KINDS];
 	bool has_configured_endpoint;
 	union fs_sockaddr configured_endpoint;
 
@@ -339,6 +360,23 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 		    const uint8_t *packet, size_t len, uint64_t now,
 		    struct fs_endpoint *endpoint, uint16_t *local_port,
 		    struct fs_spread_memo *memo);
+/*
+ * Control thread, dev->lock held: brings the return paths up to date
+ * (logging a failure), and sends a probe if one is due and may_probe.
+ */
+void fs_peer_spread_check(struct fs_peer *peer, bool may_probe, uint64_t now);
+/*
+ * Control thread: an initiation is about to go to *target; while a path
+ * is unproven and a probe is due, it goes from a spread source instead:
+ * target's source address changed, and the port to send from returned
+ * (0: the listen socket).
+ */
+uint16_t fs_peer_probe_source(struct fs_peer *peer, struct fs_endpoint *target, uint64_t now);
+/* Control thread: we spread and heard nothing back for KEEPALIVE + REKEY_TIMEOUT. */
+void fs_peer_spread_revoke(struct fs_peer *peer, uint64_t now);
+/* "KIND,STATE,AGE_MS,FAILURES,REASON" for get; false for a kind not spread. */
+bool fs_peer_spread_state(struct fs_peer *peer, enum fs_spreadpath_kind kind, uint64_t now,
+			  char out[FS_SPREADPATH_STATE_STRLEN + 16]);
 /* Control thread, dev->lock held: publishes the peer's spread_prefix and spread_ports. */
 int fs_peer_publish_spread(struct fs_peer *peer);
 /* A fresh snapshot of prefixes and ports (NULL without memory). */

@@ -212,6 +212,7 @@ void fs_peer_set_endpoint(struct fs_peer *peer, const struct fs_endpoint *endpoi
 		return;
 	endpoint_lock(peer);
 	peer->endpoint = *endpoint;
+	peer->endpoint.via = 0;
 	peer->has_endpoint = true;
 	endpoint_unlock(peer);
 }
@@ -299,6 +300,13 @@ static void note_seen(uint64_t *seen, uint64_t now)
 		__atomic_store_n(seen, now, __ATOMIC_RELAXED);
 }
 
+/* Which way an authenticated packet came in: the proof of our spread sources' return path. */
+static void note_path(struct fs_peer *peer, uint8_t via, uint64_t now)
+{
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k)
+		note_seen(via & (1 << k) ? &peer->path_proven[k] : &peer->path_plain[k], now);
+}
+
 /*
  * Workers call this for every authenticated packet. The table is only
  * touched (under its lock) when the source is not the current endpoint,
@@ -321,6 +329,7 @@ void fs_peer_learn_endpoint(struct fs_peer *peer, const struct fs_endpoint *from
 	uint64_t since;
 	bool has;
 
+	note_path(peer, from->via, now);
 	fs_peer_get_endpoint(peer, &current, &has);
 	urcu_memb_read_lock();
 	remote = rcu_dereference(peer->remote_spread);
@@ -371,6 +380,7 @@ void fs_peer_handshake_complete(struct fs_peer *peer, const struct fs_endpoint *
 {
 	struct fs_endpoint_local local;
 
+	note_path(peer, from->via, now);
 	local_of(&local, from);
 	pthread_mutex_lock(&peer->endpoints_lock);
 	if (fs_endpoints_handshake_complete(peer->endpoints, &from->addr, &local, now) >= 0) {
@@ -595,6 +605,33 @@ enum {
 	USE_THEIR_PORTS = 8,
 };
 
+static const uint8_t use_mine[FS_SPREADPATH_KINDS] = {
+	[FS_SPREADPATH_ADDRESSES] = USE_MY_ADDRESSES,
+	[FS_SPREADPATH_PORTS] = USE_MY_PORTS,
+};
+
+/*
+ * Of the kinds of our sources in "want", those whose return path is
+ * proven (fs_spreadpath_trusted). For the others, ask the control thread
+ * to look (and maybe probe) when it asked to be called.
+ */
+static uint8_t proven_sources(struct fs_peer *peer, uint8_t want, uint64_t now)
+{
+	uint8_t use = want;
+	bool call = false;
+
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k) {
+		if (!(want & use_mine[k]) ||
+		    fs_spreadpath_trusted(__atomic_load_n(&peer->path_proven[k], __ATOMIC_RELAXED), now))
+			continue;
+		use &= (uint8_t)~use_mine[k];
+		call |= now >= __atomic_load_n(&peer->path_next_check[k], __ATOMIC_RELAXED);
+	}
+	if (call && !fs_timer_pending(peer, FS_TIMER_SPREAD_PATH))
+		fs_timer_mod(peer, FS_TIMER_SPREAD_PATH, now);
+	return use;
+}
+
 bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair,
 		    const uint8_t *packet, size_t len, uint64_t now,
 		    struct fs_endpoint *endpoint, uint16_t *local_port,
@@ -605,7 +642,7 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 	struct fs_spread_pair pair;
 	struct fs_flowkey flow;
 	int family = endpoint->addr.sa.sa_family;
-	uint8_t use;
+	uint8_t mode, use;
 
 	*local_port = 0;
 	spread = rcu_dereference(peer->device->spread);
@@ -613,14 +650,18 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 	    !__atomic_load_n(&keypair->has_spread_key, __ATOMIC_ACQUIRE) ||
 	    (family != AF_INET && family != AF_INET6))
 		return false;
-	use = spread->mode == FS_SPREAD_ADDRESSES ? USE_MY_ADDRESSES :
-	      spread->mode == FS_SPREAD_PORTS ? USE_MY_PORTS : USE_MY_ADDRESSES | USE_MY_PORTS;
+	mode = spread->mode == FS_SPREAD_ADDRESSES ? USE_MY_ADDRESSES :
+	       spread->mode == FS_SPREAD_PORTS ? USE_MY_PORTS : USE_MY_ADDRESSES | USE_MY_PORTS;
+	/* Our sources only where the peer is known to answer (spreadpath.h). */
+	range_of(&mine, spread, family, mode & USE_MY_ADDRESSES, mode & USE_MY_PORTS);
+	use = proven_sources(peer, (mine.nprefixes ? USE_MY_ADDRESSES : 0) |
+				   (mine.port_high ? USE_MY_PORTS : 0), now);
 	range_of(&mine, spread, family, use & USE_MY_ADDRESSES, use & USE_MY_PORTS);
 	remote = rcu_dereference(peer->remote_spread);
 	if (remote) {
-		if ((use & USE_MY_ADDRESSES) && seen_recently(&peer->seen_in_prefix, now))
+		if ((mode & USE_MY_ADDRESSES) && seen_recently(&peer->seen_in_prefix, now))
 			use |= USE_THEIR_ADDRESSES;
-		if ((use & USE_MY_PORTS) && seen_recently(&peer->seen_in_ports, now))
+		if ((mode & USE_MY_PORTS) && seen_recently(&peer->seen_in_ports, now))
 			use |= USE_THEIR_PORTS;
 		range_of(&theirs, remote, family, use & USE_THEIR_ADDRESSES, use & USE_THEIR_PORTS);
 	}
@@ -649,8 +690,11 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 		memcpy(&endpoint->src, &pair.local.addr, sizeof(endpoint->src));
 		endpoint->src_ifindex = 0;
 		endpoint->has_src = true;
+		note_seen(&peer->path_used[FS_SPREADPATH_ADDRESSES], now);
 	}
 	*local_port = pair.local.port;
+	if (pair.local.port)
+		note_seen(&peer->path_used[FS_SPREADPATH_PORTS], now);
 	if (pair.remote.has_address) {
 		if (family == AF_INET6)
 			memcpy(&endpoint->addr.in6.sin6_addr, &pair.remote.addr.v6, 16);
@@ -663,5 +707,196 @@ bool fs_peer_spread(struct fs_peer *peer, const struct fs_noise_keypair *keypair
 		else
 			endpoint->addr.in.sin_port = htons(pair.remote.port);
 	}
+	return true;
+}
+
+/* ---- the return path of our spread sources (control thread) --------------- */
+
+static const char *const kind_name[FS_SPREADPATH_KINDS] = {
+	[FS_SPREADPATH_ADDRESSES] = "addresses",
+	[FS_SPREADPATH_PORTS] = "ports",
+};
+
+/* Whether we spread our sources of this kind at all. */
+static bool kind_spread(const struct fs_device *dev, enum fs_spreadpath_kind kind)
+{
+	const struct fs_spread_settings *s = dev->spread;
+
+	if (!s || s->mode == FS_SPREAD_OFF)
+		return false;
+	if (kind == FS_SPREADPATH_ADDRESSES)
+		return s->mode != FS_SPREAD_PORTS && s->n_v4 + s->n_v6 > 0;
+	return s->mode != FS_SPREAD_ADDRESSES && s->has_ports;
+}
+
+/* "2001:db8:ff::/64" (every local prefix) or "spread ports 40000-40063". */
+static void describe_kind(char *out, size_t len, const struct fs_device *dev,
+			  enum fs_spreadpath_kind kind)
+{
+	char text[FS_PREFIX_STRLEN];
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (kind == FS_SPREADPATH_PORTS) {
+		snprintf(out, len, "spread ports %u-%u", dev->spread_ports.low, dev->spread_ports.high);
+		return;
+	}
+	for (size_t i = 0; i < dev->n_spread_prefixes && used < len; ++i)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+					 fs_prefix_format(text, &dev->spread_prefixes[i]));
+}
+
+static void log_verdict(struct fs_peer *peer, enum fs_spreadpath_kind kind,
+			enum fs_spreadpath_verdict verdict, uint64_t suppressed, uint64_t now)
+{
+	const struct fs_spreadpath *p = &peer->path[kind];
+	const char *plain = kind == FS_SPREADPATH_PORTS ? "the listen port" : "the plain address";
+	char name[64], what[8 * FS_PREFIX_STRLEN], more[64] = "";
+	uint64_t next = p->next_probe > now ? p->next_probe - now : 0;
+
+	fs_peer_log_name(peer, name, sizeof(name));
+	describe_kind(what, sizeof(what), peer->device, kind);
+	if (verdict == FS_SPREADPATH_LOG_RECOVERY) {
+		fs_log_verbose("%s: answers come back through %s: sending from it again", name, what);
+		return;
+	}
+	if (suppressed)
+		snprintf(more, sizeof(more), " (%llu more failures since the last message)",
+			 (unsigned long long)suppressed);
+	next = (next + FS_NSEC_PER_SEC - 1) / FS_NSEC_PER_SEC;
+	if (p->reason == FS_SPREADPATH_PROBE_UNANSWERED)
+		fs_log_error("%s: a handshake sent through %s got no answer in %d s: sending from %s; next try in %llu s%s",
+			     name, what, FS_SPREADPATH_PROBE_TIMEOUT_SEC, plain,
+			     (unsigned long long)next, more);
+	else
+		fs_log_error("%s: nothing came back through %s for %llu s: sending from %s; next try in %llu s%s",
+			     name, what,
+			     (unsigned long long)((p->since - p->proof) / FS_NSEC_PER_SEC), plain,
+			     (unsigned long long)next, more);
+}
+
+/* Brings one kind up to date, logs what it says, and tells the datapath when to call. */
+static void update_path(struct fs_peer *peer, enum fs_spreadpath_kind kind, uint64_t now)
+{
+	enum fs_spreadpath_verdict verdict;
+	uint64_t suppressed = 0;
+
+	verdict = fs_spreadpath_update(&peer->path[kind],
+				       __atomic_load_n(&peer->path_proven[kind], __ATOMIC_RELAXED),
+				       __atomic_load_n(&peer->path_plain[kind], __ATOMIC_RELAXED),
+				       __atomic_load_n(&peer->path_used[kind], __ATOMIC_RELAXED),
+				       now, &suppressed);
+	if (verdict != FS_SPREADPATH_QUIET)
+		log_verdict(peer, kind, verdict, suppressed, now);
+	__atomic_store_n(&peer->path_next_check[kind], fs_spreadpath_next_check(&peer->path[kind]),
+			 __ATOMIC_RELAXED);
+}
+
+void fs_peer_spread_check(struct fs_peer *peer, bool may_probe, uint64_t now)
+{
+	uint64_t next = peer->last_sent_handshake + WG_REKEY_TIMEOUT * FS_NSEC_PER_SEC;
+	bool due = false;
+
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k) {
+		if (!kind_spread(peer->device, k))
+			continue;
+		update_path(peer, k, now);
+		due |= fs_spreadpath_may_probe(&peer->path[k],
+					       __atomic_load_n(&peer->path_proven[k], __ATOMIC_RELAXED),
+					       now);
+	}
+	if (!may_probe || !due)
+		return;
+	/*
+	 * The probe is an initiation: at most one a REKEY_TIMEOUT, and none
+	 * in the middle of a handshake's retries (the next retry carries it).
+	 */
+	if (fs_timer_pending(peer, FS_TIMER_RETRANSMIT_HANDSHAKE))
+		next += FS_NSEC_PER_SEC / 2;
+	else if (fs_has_expired(peer->last_sent_handshake, WG_REKEY_TIMEOUT, now)) {
+		fs_send_queued_handshake_initiation(peer, false, now);
+		return;
+	}
+	fs_timer_mod(peer, FS_TIMER_SPREAD_PATH, next > now ? next : now + FS_NSEC_PER_SEC);
+}
+
+/* A random host part of the prefix: probes are not linkable by their address. */
+static void sample_random(uint8_t host[16], uint32_t attempt, void *ctx)
+{
+	(void)attempt;
+	(void)ctx;
+	randombytes_buf(host, 16);
+}
+
+uint16_t fs_peer_probe_source(struct fs_peer *peer, struct fs_endpoint *target, uint64_t now)
+{
+	const struct fs_device *dev = peer->device;
+	const struct fs_spread_settings *s = dev->spread;
+	int family = target->addr.sa.sa_family;
+	struct fs_spreadpath *p;
+	uint16_t port = 0;
+	size_t n;
+
+	if (!s || (family != AF_INET && family != AF_INET6))
+		return 0;
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k) {
+		if (!kind_spread(dev, k))
+			continue;
+		update_path(peer, k, now);
+		p = &peer->path[k];
+		if (!fs_spreadpath_may_probe(p, __atomic_load_n(&peer->path_proven[k],
+								__ATOMIC_RELAXED), now))
+			continue;
+		if (k == FS_SPREADPATH_ADDRESSES) {
+			const struct fs_prefix *list = prefixes_of(s, family, &n);
+			uint8_t addr[16];
+
+			if (!n || !fs_spread_address_pick(addr, &list[randombytes_uniform((uint32_t)n)],
+							  sample_random, NULL))
+				continue;
+			memcpy(&target->src, addr, sizeof(target->src));
+			target->src_ifindex = 0;
+			target->has_src = true;
+		} else {
+			uint16_t candidate = (uint16_t)(s->ports.low +
+				randombytes_uniform((uint32_t)(s->ports.high - s->ports.low) + 1));
+
+			if (fs_port_index(dev->port_fds_low, dev->n_port_fds, candidate) < 0)
+				continue;
+			port = candidate;
+		}
+		fs_spreadpath_probe_sent(p, now);
+		__atomic_store_n(&peer->path_next_check[k], fs_spreadpath_next_check(p),
+				 __ATOMIC_RELAXED);
+	}
+	return port;
+}
+
+void fs_peer_spread_revoke(struct fs_peer *peer, uint64_t now)
+{
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k) {
+		uint64_t proven = __atomic_load_n(&peer->path_proven[k], __ATOMIC_RELAXED);
+
+		if (!kind_spread(peer->device, k))
+			continue;
+		update_path(peer, k, now);
+		if (!fs_spreadpath_revoke(&peer->path[k], proven, now))
+			continue;
+		__atomic_store_n(&peer->path_proven[k], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&peer->path_next_check[k], fs_spreadpath_next_check(&peer->path[k]),
+				 __ATOMIC_RELAXED);
+	}
+}
+
+bool fs_peer_spread_state(struct fs_peer *peer, enum fs_spreadpath_kind kind, uint64_t now,
+			  char out[FS_SPREADPATH_STATE_STRLEN + 16])
+{
+	char state[FS_SPREADPATH_STATE_STRLEN];
+
+	if (!kind_spread(peer->device, kind))
+		return false;
+	fs_spreadpath_format(&peer->path[kind],
+			     __atomic_load_n(&peer->path_proven[kind], __ATOMIC_RELAXED), now, state);
+	snprintf(out, FS_SPREADPATH_STATE_STRLEN + 16, "%s,%s", kind_name[kind], state);
 	return true;
 }

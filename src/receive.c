@@ -130,6 +130,8 @@ void fs_receive_handshake(struct fs_device *dev, struct fs_handshake_item *item,
 	fs_timers_any_authenticated_packet_received(peer);
 	fs_timers_any_authenticated_packet_traversal(peer, now);
 	__atomic_fetch_add(&peer->rx_bytes, item->len, __ATOMIC_RELAXED);
+	/* The way it came may prove (or show alive past a failure of) a spread source. */
+	fs_peer_spread_check(peer, false, now);
 }
 
 /* The kernel's keep_key_fresh on receive: rekey before the keypair dies. */

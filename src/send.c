@@ -210,7 +210,10 @@ void fs_send_handshake_initiation(struct fs_peer *peer, bool is_retry, uint64_t 
 	set_last_sent_handshake(peer, now);
 	/* The endpoint table picks where (failover); data follows the answer. */
 	if (fs_peer_handshake_target(peer, &target, now)) {
-		if (!fs_send_datagram(peer->device, &target, &msg, sizeof(msg)))
+		/* While a spread source is unproven, the initiation probes it. */
+		uint16_t port = fs_peer_probe_source(peer, &target, now);
+
+		if (!send_on(peer->device, fd_for_port(peer->device, port), &target, &msg, sizeof(msg)))
 			__atomic_fetch_add(&peer->tx_bytes, sizeof(msg), __ATOMIC_RELAXED);
 	} else {
 		send_to_peer(peer, &msg, sizeof(msg));

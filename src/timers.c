@@ -151,6 +151,8 @@ static void expired_retransmit_handshake(struct fs_peer *peer, uint64_t now)
 		       WG_REKEY_TIMEOUT, peer->handshake_attempts + 1);
 	/* A failure for the endpoint it went to: the next try may go elsewhere. */
 	fs_peer_handshake_timeout(peer, now);
+	/* If it was a probe from a spread source, the retry goes from the plain one. */
+	fs_peer_spread_check(peer, false, now);
 	/* The source address may be what is wrong: let the kernel choose again. */
 	fs_peer_clear_endpoint_src(peer);
 	fs_send_queued_handshake_initiation(peer, true, now);
@@ -170,6 +172,8 @@ static void expired_new_handshake(struct fs_peer *peer, uint64_t now)
 	fs_peer_log_name(peer, name, sizeof(name));
 	fs_log_verbose("%s: retrying handshake because we stopped hearing back after %d seconds",
 		       name, WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT);
+	/* Nothing came back through our spread sources either: stop using them. */
+	fs_peer_spread_revoke(peer, now);
 	fs_peer_clear_endpoint_src(peer);
 	fs_send_queued_handshake_initiation(peer, false, now);
 }
@@ -201,6 +205,12 @@ static void want_staged(struct fs_peer *peer, uint64_t now)
 	fs_send_staged(peer, now);
 }
 
+/* The datapath has traffic and a spread source it may not use yet. */
+static void spread_path(struct fs_peer *peer, uint64_t now)
+{
+	fs_peer_spread_check(peer, true, now);
+}
+
 static void (*const expiry[FS_TIMER_COUNT])(struct fs_peer *, uint64_t) = {
 	[FS_TIMER_RETRANSMIT_HANDSHAKE] = expired_retransmit_handshake,
 	[FS_TIMER_SEND_KEEPALIVE] = expired_send_keepalive,
@@ -210,6 +220,7 @@ static void (*const expiry[FS_TIMER_COUNT])(struct fs_peer *, uint64_t) = {
 	[FS_TIMER_WANT_HANDSHAKE] = want_handshake,
 	[FS_TIMER_WANT_KEEPALIVE] = fs_send_keepalive,
 	[FS_TIMER_WANT_STAGED] = want_staged,
+	[FS_TIMER_SPREAD_PATH] = spread_path,
 };
 
 uint64_t fs_timers_run(struct fs_device *dev, uint64_t now)

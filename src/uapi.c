@@ -234,6 +234,17 @@ static bool own_endpoint(struct fs_peer *peer, union fs_sockaddr *out)
 	return has;
 }
 
+/* Read-only state: whether the peer answers through our spread sources, per kind. */
+static void print_spread_sources(struct buf *b, struct fs_peer *peer)
+{
+	char state[FS_SPREADPATH_STATE_STRLEN + 16];
+	uint64_t now = fs_clock_now();
+
+	for (int k = 0; k < FS_SPREADPATH_KINDS; ++k)
+		if (fs_peer_spread_state(peer, k, now, state))
+			buf_printf(b, "spread_source=%s\n", state);
+}
+
 static void print_peer(struct buf *b, struct fs_peer *peer)
 {
 	char text[FS_ENDPOINT_STRLEN];
@@ -263,6 +274,7 @@ static void print_peer(struct buf *b, struct fs_peer *peer)
 	if (peer->has_spread_ports)
 		buf_printf(b, "spread_ports=%u-%u\n", peer->spread_ports.low, peer->spread_ports.high);
 	print_endpoint_table(b, peer);
+	print_spread_sources(b, peer);
 }
 
 static void print_device(struct buf *b, struct fs_device *dev)

@@ -381,7 +381,8 @@ static bool write_tun(struct fs_worker *w, uint16_t bid, const uint8_t *packet, 
 	return true;
 }
 
-static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t now)
+static void handle_datagram(struct fs_worker *w, unsigned int file, uint16_t bid, int len,
+			    uint64_t now)
 {
 	uint8_t *buf = w->rx_bufs + (size_t)bid * RX_BUF_SIZE;
 	struct io_uring_recvmsg_out *out;
@@ -407,8 +408,12 @@ static void handle_datagram(struct fs_worker *w, uint16_t bid, int len, uint64_t
 	 * answer from: each flow picks its own. Forget it, so the peer's
 	 * endpoint does not change with every flow.
 	 */
-	if (fs_device_is_spread_address(w->dev, &from))
+	if (fs_device_is_spread_address(w->dev, &from)) {
 		from.has_src = false;
+		from.via |= FS_VIA_SPREAD_ADDRESS;
+	}
+	if (file >= FILE_PORTS)
+		from.via |= FS_VIA_SPREAD_PORT;
 	stat_add(&w->stats.rx_datagrams, 1);
 
 	switch (fs_message_classify(payload, plen)) {
@@ -792,7 +797,7 @@ static void handle_cqe(struct fs_worker *w, struct io_uring_cqe *cqe, uint64_t n
 			uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 
 			if (cqe->res >= 0)
-				handle_datagram(w, bid, cqe->res, now);
+				handle_datagram(w, value_of(data), bid, cqe->res, now);
 			else
 				recycle(w, bid);
 		}

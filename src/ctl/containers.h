@@ -55,6 +55,18 @@ struct ctl_endpoint_state {
 	char state[CTL_WORD_LEN];
 };
 
+/* One "spread_source=KIND,STATE,AGE_MS,FAILURES,REASON" line (flowspreadd(8)). */
+struct ctl_spread_source {
+	char kind[CTL_WORD_LEN];	/* addresses, ports */
+	char state[CTL_WORD_LEN];	/* unproven, probing, proven, failed */
+	bool has_age;
+	uint64_t age_ms;
+	uint64_t failures;
+	char reason[CTL_WORD_LEN];	/* of the last failure, "-" if none */
+};
+
+enum { CTL_SPREAD_SOURCES_MAX = 4 };
+
 struct ctl_peer {
 	uint8_t public_key[WG_KEY_LEN];
 	bool remove;
@@ -83,6 +95,8 @@ struct ctl_peer {
 	uint32_t endpoint_count;
 	size_t n_states, alloc_states;
 	struct ctl_endpoint_state *states;
+	size_t n_spread_sources;
+	struct ctl_spread_source spread_sources[CTL_SPREAD_SOURCES_MAX];
 };
 
 struct ctl_device {
@@ -129,6 +143,8 @@ struct ctl_peer *ctl_device_find_peer(const struct ctl_device *dev,
 bool ctl_prefix_list_add(struct ctl_prefix_list *list, const struct fs_prefix *prefix);
 bool ctl_endpoint_list_add(struct ctl_endpoint_list *list, const union fs_sockaddr *endpoint);
 bool ctl_peer_add_state(struct ctl_peer *peer, const struct ctl_endpoint_state *state);
+/* Parses a spread_source value into the peer (endpoints.c); false if malformed. */
+bool ctl_peer_add_spread_source(struct ctl_peer *peer, const char *value);
 
 /* --- keys: hex on the wire, base64 for users ------------------------------ */
 

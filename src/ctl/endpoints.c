@@ -13,7 +13,12 @@
  * the table is about where a peer is, not when it last spoke. A daemon
  * that reports no table (wireguard-go) gets a line saying so.
  *
- * A malformed endpoint_state line makes the whole get answer invalid, as
+ * The spread_source= lines say, per kind of our spread sources (addresses,
+ * ports), whether the daemon sends from them: only while the peer answers
+ * through them (docs/spreading.md, section 2.5); one line each, after the
+ * table.
+ *
+ * A malformed endpoint_state or spread_source line makes the whole get answer invalid, as
  * any malformed known key does (ipc.h): endpoints prints nothing and fails
  * with show's message naming the line.
  */
@@ -64,6 +69,73 @@ static void format_rtt(char out[RTT_LEN], const struct ctl_endpoint_state *state
 	else
 		snprintf(out, RTT_LEN, "%" PRIu64 ".%02" PRIu64 " ms", state->rtt_us / 1000,
 			 state->rtt_us / 10 % 100);
+}
+
+/* "-" or a number, as the daemon writes an age. */
+static bool parse_age(bool *has, uint64_t *out, const char *text)
+{
+	*has = false;
+	if (!strcmp(text, "-"))
+		return true;
+	*has = ctl_parse_u64(out, text, UINT64_MAX);
+	return *has;
+}
+
+static bool copy_word(char out[CTL_WORD_LEN], const char *text)
+{
+	if (!*text || strlen(text) >= CTL_WORD_LEN)
+		return false;
+	strcpy(out, text);
+	return true;
+}
+
+bool ctl_peer_add_spread_source(struct ctl_peer *peer, const char *value)
+{
+	char copy[5 * CTL_WORD_LEN + 64], *fields[5], *rest = copy;
+	struct ctl_spread_source source;
+	size_t i;
+
+	memset(&source, 0, sizeof(source));
+	if (strlen(value) >= sizeof(copy))
+		return false;
+	strcpy(copy, value);
+	for (i = 0; i < 5 && rest; ++i)
+		fields[i] = strsep(&rest, ",");
+	if (i < 5 || rest || !copy_word(source.kind, fields[0]) ||
+	    !copy_word(source.state, fields[1]) ||
+	    !parse_age(&source.has_age, &source.age_ms, fields[2]) ||
+	    !ctl_parse_u64(&source.failures, fields[3], UINT64_MAX) ||
+	    !copy_word(source.reason, fields[4]))
+		return false;
+	/* Kinds this tool does not know of, past the ones it keeps, are skipped. */
+	if (peer->n_spread_sources < CTL_SPREAD_SOURCES_MAX)
+		peer->spread_sources[peer->n_spread_sources++] = source;
+	return true;
+}
+
+/* "on: answers through them 0.4 s ago", "off: ...": what the daemon does and why. */
+static void pretty_spread_source(FILE *f, const struct ctl_spread_source *source)
+{
+	struct ctl_endpoint_state age_of = { .has_age = source->has_age, .age_ms = source->age_ms };
+	char age[AGE_LEN], failures[48] = "";
+
+	format_age(age, &age_of);
+	if (source->failures)
+		snprintf(failures, sizeof(failures), "; %" PRIu64 " failure%s", source->failures,
+			 source->failures == 1 ? "" : "s");
+	fprintf(f, "  source spreading (%s): ", source->kind);
+	if (!strcmp(source->state, "proven"))
+		fprintf(f, "on (answers through them %s%s)\n", age, failures);
+	else if (!strcmp(source->state, "probing"))
+		fprintf(f, "off: probing (a handshake sent through them %s%s)\n", age, failures);
+	else if (!strcmp(source->state, "failed") && !strcmp(source->reason, "probe_unanswered"))
+		fprintf(f, "off: a handshake sent through them got no answer (%s%s)\n", age, failures);
+	else if (!strcmp(source->state, "failed"))
+		fprintf(f, "off: nothing came back through them (%s%s)\n", age, failures);
+	else if (source->has_age)
+		fprintf(f, "off: the last answer through them came %s%s\n", age, failures);
+	else
+		fprintf(f, "off: not proven yet (no answer through them so far%s)\n", failures);
 }
 
 /* The index of the entry that is the peer's current endpoint, or n_states if none is. */
@@ -135,6 +207,8 @@ static void pretty_peer(FILE *f, const struct ctl_peer *peer)
 		fprintf(f, "  endpoint count: %" PRIu32 "\n", peer->endpoint_count);
 	if (peer->n_states)
 		pretty_table(f, peer);
+	for (size_t i = 0; i < peer->n_spread_sources; ++i)
+		pretty_spread_source(f, &peer->spread_sources[i]);
 }
 
 /* --- JSON: the layout and field names of show --json --------------------- */
@@ -160,6 +234,24 @@ static void json_state(FILE *f, const struct ctl_endpoint_state *state, bool cur
 	fprintf(f, ",\n          \"current\": %s\n        }", current ? "true" : "false");
 }
 
+static void json_spread_source(FILE *f, const struct ctl_spread_source *source)
+{
+	fprintf(f, "\n        {\n          \"kind\": ");
+	ctl_json_string(f, source->kind);
+	fprintf(f, ",\n          \"state\": ");
+	ctl_json_string(f, source->state);
+	if (source->has_age)
+		fprintf(f, ",\n          \"age_ms\": %" PRIu64, source->age_ms);
+	else
+		fprintf(f, ",\n          \"age_ms\": null");
+	fprintf(f, ",\n          \"failures\": %" PRIu64 ",\n          \"reason\": ", source->failures);
+	if (strcmp(source->reason, "-"))
+		ctl_json_string(f, source->reason);
+	else
+		fprintf(f, "null");
+	fprintf(f, "\n        }");
+}
+
 static void json_peer(FILE *f, const struct ctl_peer *peer)
 {
 	char key[CTL_KEY_BASE64_LEN], addr[FS_ENDPOINT_STRLEN];
@@ -180,7 +272,17 @@ static void json_peer(FILE *f, const struct ctl_peer *peer)
 			fputc(',', f);
 		json_state(f, &peer->states[i], i == current);
 	}
-	fprintf(f, peer->n_states ? "\n      ]\n    }" : "]\n    }");
+	fprintf(f, peer->n_states ? "\n      ]" : "]");
+	if (peer->n_spread_sources) {
+		fprintf(f, ",\n      \"spread_sources\": [");
+		for (size_t i = 0; i < peer->n_spread_sources; ++i) {
+			if (i)
+				fputc(',', f);
+			json_spread_source(f, &peer->spread_sources[i]);
+		}
+		fprintf(f, "\n      ]");
+	}
+	fprintf(f, "\n    }");
 }
 
 enum ctl_status ctl_endpoints_print(FILE *f, const struct ctl_device *dev,

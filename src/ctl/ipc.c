@@ -191,6 +191,8 @@ static bool peer_line(struct get_parser *g, const char *key, const char *value)
 		return peer->has_endpoint_count = parse_u32(&peer->endpoint_count, value, UINT32_MAX);
 	if (!strcmp(key, "endpoint_state"))
 		return parse_endpoint_state(&state, value) && ctl_peer_add_state(peer, &state);
+	if (!strcmp(key, "spread_source"))
+		return ctl_peer_add_spread_source(peer, value);
 	return true;
 }
 

@@ -34,7 +34,7 @@ flowspreadd_start "$a" "$aif"
 n "$a" wg set "$aif" private-key <(wg genkey) listen-port 51820 || fail "wg set failed"
 peer=$(wg genkey | wg pubkey)
 rules() { n "$a" ip -6 rule | grep -E '^180[0-9][0-9]:' || true; }
-get() { printf 'get=1\n\n' | uapi_raw "$aif" | grep -v '^last_handshake\|^endpoint_state'; }
+get() { printf 'get=1\n\n' | uapi_raw "$aif" | grep -v '^last_handshake\|^endpoint_state\|^spread_source'; }
 refused()
 {
 	local what=$1 before after

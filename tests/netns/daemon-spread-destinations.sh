@@ -14,10 +14,14 @@
 #    prefix and sees A inside it, so B sends each flow back to the address
 #    A sends it from (destination spreading needs no local prefix), not to
 #    wherever A's latest packet came from.
-# 2. B gets its prefix at run time. The first ping shows the bootstrap: A's
-#    first message goes a_p -> B's endpoint, B answers b_p -> a_p (it saw A
-#    inside A's prefix), then A sends a_p -> b_p. After that every UDP flow
-#    is on its own pair, both ways, mirrored.
+# 2. B gets its prefix at run time. B sends from it only once A answered
+#    through it (docs/spreading.md, section 2.5): while we ping, B's
+#    sources are unproven, so B sends an initiation from an address of its
+#    prefix, A answers there, and the new session starts with both ends
+#    proven and A having seen B inside B's prefix (B's initiation came from
+#    it). That handshake is the bootstrap now: from the first ping of the
+#    capture on, A sends a_p -> b_p and B b_p -> a_p, and every UDP flow is
+#    on its own pair, both ways, mirrored.
 #
 #  +------------------------------------+      +------------------------------------+
 #  | fsns$$-a                           |      | fsns$$-b                           |
@@ -116,9 +120,8 @@ check()
 	if not all(src in b_net and dst in a_net for src, dst in ba.values()):
 	    fail('B->A: a pair not from %s to %s' % (b_net, a_net))
 	mirrored(ab, ba)
-	# The bootstrap, on the ping flow: to B's endpoint until B answered
-	# from inside its prefix, then to B's end of the pair.
-	bootstrap(msgs, b_endpoint, a_net, b_net)
+	# The bootstrap was B's probe: the ping flow is on its pair from the start.
+	ping_pair(msgs, a_net, b_net)
 	print('A->B: %d flows on %d pairs %s -> %s; B->A: the same %d pairs mirrored; %d messages each way' %
 	      (flows, len(pairs_ab), a_net, b_net, len(pairs_ab), len(msgs['ab'])))
 	PY
@@ -131,6 +134,8 @@ captured nopeer || fail "step 1: see above"
 
 say "=== 2. B spreads sources from $b_net: pairs, mirrored"
 n "$b" "$CTL" set "$bif" spread-prefix "$b_net" || fail "flowspreadctl set $bif spread-prefix failed"
+spread_proven "$a" 198.51.100.2 "$bif" addresses
+say "B: spread_source=addresses,$(spread_source "$bif" addresses)"
 captured mirrored || fail "step 2: see above"
 
 say "=== ping both ways and wg show on both ends"

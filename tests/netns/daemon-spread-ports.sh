@@ -19,9 +19,14 @@
 #     the range held by another process (before and while the daemon holds
 #     a range), a range holding the listen port, more than 1024 ports.
 # (c) Two flowspreadd, each with the other's range as the peer-level
-#     spread_ports: after the bootstrap (seen on the first ping: to B's
-#     listen port until B answered from its range) each flow uses one
-#     (source port, destination port) pair, and B uses it mirrored.
+#     spread_ports: each flow uses one (source port, destination port)
+#     pair, and B uses it mirrored. The bootstrap happens before the
+#     capture: each end sends from its range only once the other answered
+#     through it (docs/spreading.md, section 2.5), so A's first initiation
+#     comes from a port of A's range, and B, unproven while we ping, sends
+#     one from a port of its own; A answers it there and, having seen B
+#     inside B's range, sends to it. From the first ping of the capture
+#     on, the ping flow is on one pair both ways.
 #
 #  +----------------------------------+      +----------------------------------+
 #  | fsns$$-a                         |      | fsns$$-b                         |
@@ -66,7 +71,7 @@ time.sleep(120)' "$2" &
 	until_true 5 bash -c "ss -N $1 -uanH 'sport = :$2' | grep -q ." || fail "nothing holds UDP port $2"
 }
 # get IFNAME: the configuration, without what traffic and time change.
-get() { printf 'get=1\n\n' | uapi_raw "$1" | grep -Ev '^(last_handshake|endpoint_state|rx_bytes|tx_bytes)'; }
+get() { printf 'get=1\n\n' | uapi_raw "$1" | grep -Ev '^(last_handshake|endpoint_state|rx_bytes|tx_bytes|spread_source)'; }
 # refused IFNAME WHAT ARGS...: flowspreadctl set IFNAME ARGS fails, the
 # daemon's log says WHAT, and the configuration is what it was.
 refused()
@@ -132,7 +137,7 @@ check()
 	if not all(b_lo <= dport <= b_hi for sport, dport in pairs):
 	    fail('A->B: a destination port outside %d-%d' % (b_lo, b_hi))
 	mirrored(ab, ba)
-	bootstrap(msgs, 51821, range(a_lo, a_hi + 1), range(b_lo, b_hi + 1))
+	ping_pair(msgs, range(a_lo, a_hi + 1), range(b_lo, b_hi + 1))
 	print('A->B: %d flows on %d pairs of ports %d-%d -> %d-%d (%d distinct source ports); '
 	      'B->A: the same pairs mirrored; %d + %d messages' %
 	      (flows, len(pairs), a_lo, a_hi, b_lo, b_hi, len(sports), len(msgs['ab']), len(msgs['ba'])))
@@ -238,12 +243,15 @@ tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
 udp_echo_server "$b" 198.51.100.2 9000; echo_pid=$REPLY
 [[ $(reserved "$b") == "$b_ports" ]] || fail "B reserved \"$(reserved "$b")\", expected $b_ports"
-# A session without data (the keepalive that persistent-keepalive sends at
-# once goes to the endpoint, from the listen port): neither end has seen
-# the other inside its range, so the first ping shows the bootstrap.
+# A session (the keepalive that persistent-keepalive sends at once needs
+# one; A's initiation proves A's range), then pings until B's range is
+# proven too (B's own initiation from its range): the bootstrap, above.
 n "$a" wg set "$aif" peer "$b_pub" persistent-keepalive 25 || fail "persistent-keepalive refused"
 until_true 10 bash -c "[[ \$(ip netns exec $a wg show $aif latest-handshakes | awk '{print \$2}') != 0 ]]" ||
 	fail "no handshake after the keepalive"
+spread_proven "$a" 198.51.100.2 "$bif" ports
+spread_proven "$b" 198.51.100.1 "$aif" ports
+say "A: spread_source=ports,$(spread_source "$aif" ports); B: spread_source=ports,$(spread_source "$bif" ports)"
 
 captured mirrored || fail "(c): see above"
 ping_all "$b" 198.51.100.1 3

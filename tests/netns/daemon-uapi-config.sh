@@ -72,8 +72,8 @@ for case in "${bad[@]}"; do
 		fail "set=1 \"${body//\\n/ }\" answered \"$answer\", expected error=...$want... and errno=-22"
 	say "  ${answer%%$'\n'*}"
 	get >"$fs_tmp/after"
-	diff <(grep -v '^\(last_handshake\|endpoint_state\|[rt]x_bytes\)' "$fs_tmp/set") \
-		<(grep -v '^\(last_handshake\|endpoint_state\|[rt]x_bytes\)' "$fs_tmp/after") ||
+	diff <(grep -v '^\(last_handshake\|endpoint_state\|spread_source\|[rt]x_bytes\)' "$fs_tmp/set") \
+		<(grep -v '^\(last_handshake\|endpoint_state\|spread_source\|[rt]x_bytes\)' "$fs_tmp/after") ||
 		fail "set=1 \"${body//\\n/ }\" was refused but changed the configuration"
 done
 

@@ -70,7 +70,7 @@ python3 - "$fs_tmp/fs.get" "$fs_tmp/go.get" <<-'EOF' || fail "flowspreadd's get=
 	import sys
 	EXTENSIONS = ('spread_prefix', 'spread_mode', 'spread_ports', 'spread_pairs',
 	              'endpoint_limit', 'steer', 'steer_qdisc', 'endpoint_alt',
-	              'endpoint_count', 'endpoint_count_max', 'endpoint_state')
+	              'endpoint_count', 'endpoint_count_max', 'endpoint_state', 'spread_source')
 	def blocks(path, drop):
 	    """[device lines, peer lines...], peers sorted by public key"""
 	    out = [[]]

@@ -521,10 +521,11 @@ capture_flows()
 #     messages each way, all with the same (x, y);
 #   mirrored(ab, ba): fails unless B->A uses the A->B pairs mirrored, each
 #     flow both ways on the same one;
-#   bootstrap(msgs, endpoint, a_range, b_range): the (a_p, b_p) of the
-#     ping flow, printed; fails unless its first message A->B went
-#     a_p -> ENDPOINT, B answered b_p -> a_p and A then sent a_p -> b_p,
-#     a_p in A_RANGE and b_p in B_RANGE.
+#   ping_pair(msgs, a_range, b_range): the (a_p, b_p) of the ping flow,
+#     printed; fails unless every ping message went a_p -> b_p and
+#     b_p -> a_p from the first one on (both ends had proven their
+#     sources and seen each other inside the ranges before: see
+#     spread_proven), a_p in A_RANGE and b_p in B_RANGE.
 capture_check()
 {
 	local name=$1 prelude
@@ -574,20 +575,42 @@ capture_check()
 	        fail('the B->A pairs are not the A->B ones mirrored')
 	    if any(ba[f] != (y, x) for f, (x, y) in ab.items()):
 	        fail('a flow is not on the same pair both ways')
-	def bootstrap(msgs, endpoint, a_range, b_range):
+	def ping_pair(msgs, a_range, b_range):
 	    ping_ab = [(x, y) for f, x, y in msgs['ab'] if f == 'ping']
 	    ping_ba = [(x, y) for f, x, y in msgs['ba'] if f == 'ping']
-	    if len(ping_ab) < 2 or len(set(ping_ba)) != 1:
-	        fail('ping: %d messages A->B, B->A from %d pairs' % (len(ping_ab), len(set(ping_ba))))
-	    b_p, a_p = ping_ba[0]
-	    if ping_ab[0] != (a_p, endpoint) or set(ping_ab[1:]) != {(a_p, b_p)} or 	       a_p not in a_range or b_p not in b_range:
-	        fail('ping: no bootstrap a_p -> %s, b_p -> a_p, a_p -> b_p: A->B %s, B->A %s' %
-	             (endpoint, ['%s -> %s' % p for p in ping_ab], '%s -> %s' % (b_p, a_p)))
-	    print('ping: A->B %s -> %s first, then -> %s; B->A %s -> %s' % (a_p, endpoint, b_p, b_p, a_p))
+	    if len(ping_ab) < 2 or len(set(ping_ab)) != 1 or len(set(ping_ba)) != 1:
+	        fail('ping: %d messages A->B on %d pairs, B->A on %d pairs, expected one each way' %
+	             (len(ping_ab), len(set(ping_ab)), len(set(ping_ba))))
+	    a_p, b_p = ping_ab[0]
+	    if ping_ba[0] != (b_p, a_p) or a_p not in a_range or b_p not in b_range:
+	        fail('ping: A->B %s -> %s, B->A %s -> %s: not one pair of the ranges, mirrored' %
+	             (a_p, b_p, *ping_ba[0]))
+	    print('ping: A->B %s -> %s from the first message on; B->A %s -> %s' % (a_p, b_p, b_p, a_p))
 	    return a_p, b_p
 	PY
 	)
 	python3 -c "$prelude"$'\n'"$(cat)" "$name" "$fs_tmp/$name.txt" "$@"
+}
+
+# spread_source IFNAME KIND: the spread_source= value of KIND (addresses,
+# ports) of the only peer of flowspreadd IFNAME: STATE,AGE_MS,FAILURES,REASON
+# (flowspreadd(8)).
+spread_source() { printf 'get=1\n\n' | uapi_raw "$1" | sed -n "s/^spread_source=$2,//p"; }
+
+# spread_proven NS ADDR IFNAME KIND: pings ADDR from NS, once a round, until
+# flowspreadd IFNAME uses its KIND of spread sources (the peer answered
+# through them; its probe goes out at most REKEY_TIMEOUT after the last
+# handshake); fails if it does not within 200 rounds.
+spread_proven()
+{
+	local ns=$1 addr=$2 ifname=$3 kind=$4 i
+
+	for ((i = 0; i < 200; i++)); do
+		ip netns exec "$ns" ping -n -c 1 -W 1 "$addr" >/dev/null 2>&1
+		[[ $(spread_source "$ifname" "$kind") == proven,* ]] && return 0
+		sleep 0.1
+	done
+	fail "$ifname: its $kind of spread sources are not proven: $(spread_source "$ifname" "$kind")"
 }
 
 # wait_tcp_listen NS PORT: waits (5 s) for a TCP listener on PORT in NS.
