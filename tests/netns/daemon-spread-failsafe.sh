@@ -31,8 +31,9 @@
 #    one: it may cost the one answer in flight), the last ping data left
 #    from the plain
 #    source; get says failed with more failures counted (the reason is
-#    the latest probe's by then); the log says once that nothing came
-#    back.
+#    the latest probe's by then); the log says once why: nothing came
+#    back for 15 s, or (on a slow machine, once the proof aged out) a
+#    probe got no answer.
 #
 # Before the fix, step 1 loses every ping (the answers go to the spread
 # sources) and the daemon logs nothing.
@@ -238,9 +239,12 @@ run_case()
 	IFS=, read -r _ _ failures _ <<<"$(spread_source "$aif" "$kind")"
 	say "  get: spread_source=$kind,$(spread_source "$aif" "$kind")"
 	((failures > proven_failures)) || fail "$name: $failures failures counted, as many as before the break"
-	[[ $(logged "nothing came back $what for") == 1 ]] ||
-		fail "$name: the log does not say once that nothing came back $what: $(log_since "$aif" | grep -F 'came back')"
-	say "  log: $(log_since "$aif" | grep -F 'nothing came back')"
+	# Which notices the break first depends on the machine's pace: the
+	# 15 s without answers to data, or a probe once the proof aged out
+	# (25 s). Either way the break is logged once, saying why.
+	[[ $(($(logged "nothing came back $what for") + $(logged "a handshake sent through $what got no answer"))) == 1 ]] ||
+		fail "$name: the log does not say once why $what is no longer used: $(log_since "$aif" | grep -E 'came back|no answer')"
+	say "  log: $(log_since "$aif" | grep -E 'nothing came back|got no answer')"
 
 	kill -TERM "$echo_pid"
 	reap "$echo_pid"
