@@ -304,11 +304,12 @@ void fs_device_process_stale_sources(struct fs_device *dev);
 /* peer.c */
 /*
  * Allocated, in no table (no lock needed), its secrets computed with
- * identity (what the device's will be); fs_peer_link adds it to the
- * device with the device's identity (lock held, cannot fail).
+ * identity and its endpoint table sized for endpoint_limit (what the
+ * device's will be once the request is applied); fs_peer_link adds it to
+ * the device with the device's identity (lock held, cannot fail).
  */
 struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
-			    const struct fs_noise_identity *identity);
+			    const struct fs_noise_identity *identity, uint32_t endpoint_limit);
 void fs_peer_link(struct fs_peer *peer);
 /* Frees a peer that fs_peer_new made and nothing linked. */
 void fs_peer_discard(struct fs_peer *peer);

@@ -1029,6 +1029,8 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			 char *err, size_t errlen)
 {
 	size_t n = cfg->n_peers, final = cfg->replace_peers ? 0 : dev->n_peers, inserts = 0;
+	/* New peers' tables take the limit the request leaves the device with. */
+	uint32_t limit = cfg->has_endpoint_limit ? cfg->endpoint_limit : dev->endpoint_limit;
 	uint8_t own_key[WG_KEY_LEN];
 	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
 	struct key_ref *refs;
@@ -1061,7 +1063,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			if (!exists && cp->update_only)
 				continue;
 			if (!exists) {
-				ready[refs[g].i] = fs_peer_new(dev, cp->public_key, identity);
+				ready[refs[g].i] = fs_peer_new(dev, cp->public_key, identity, limit);
 				if (!ready[refs[g].i]) {
 					ret = -ENOMEM;
 					fs_fail(err, errlen, "out of memory for peer %zu of %zu", refs[g].i + 1, n);

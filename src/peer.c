@@ -29,6 +29,9 @@ struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t publi
 	return peer;
 }
 
+static int rebuild_endpoints(struct fs_peer *peer, bool use_endpoint, uint32_t limit,
+			     uint64_t now);
+
 /*
  * A peer with everything it needs allocated, in no table yet: nothing
  * reads it until fs_peer_link. Its static-static secret is computed with
@@ -36,7 +39,7 @@ struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t publi
  * points it at the device's). Needs no lock. NULL with errno set on failure.
  */
 struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
-			    const struct fs_noise_identity *identity)
+			    const struct fs_noise_identity *identity, uint32_t endpoint_limit)
 {
 	struct fs_peer *peer = calloc(1, sizeof(*peer));
 
@@ -46,7 +49,7 @@ struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_K
 	if (!peer->noise)
 		goto err_noise;
 	peer->device = dev;
-	if (fs_peer_reconfigure_endpoints(peer, false, fs_clock_now()))
+	if (rebuild_endpoints(peer, false, endpoint_limit, fs_clock_now()))
 		goto err_endpoints;
 	pthread_mutex_init(&peer->staged_lock, NULL);
 	pthread_mutex_init(&peer->endpoints_lock, NULL);
@@ -129,7 +132,7 @@ struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[W
 		errno = ENOSPC;
 		return NULL;
 	}
-	peer = fs_peer_new(dev, public_key, dev->identity);
+	peer = fs_peer_new(dev, public_key, dev->identity, dev->endpoint_limit);
 	if (peer)
 		fs_peer_link(peer);
 	return peer;
@@ -415,8 +418,9 @@ void fs_peer_handshake_timeout(struct fs_peer *peer, uint64_t now)
 	pthread_mutex_unlock(&peer->endpoints_lock);
 }
 
-/* Control thread, dev->lock held. */
-int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now)
+/* The peer's endpoint table rebuilt from its configuration, with limit learned slots. */
+static int rebuild_endpoints(struct fs_peer *peer, bool use_endpoint, uint32_t limit,
+			     uint64_t now)
 {
 	struct fs_endpoints_config config = {
 		.has_endpoint = peer->has_configured_endpoint,
@@ -424,7 +428,7 @@ int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint6
 		.use_endpoint = use_endpoint,
 		.n_endpoint_alt = peer->n_endpoint_alt,
 		.n_spread_prefixes = peer->n_spread_prefixes,
-		.endpoint_limit = peer->device->endpoint_limit,
+		.endpoint_limit = limit,
 	};
 	struct fs_endpoints *table, *old;
 
@@ -446,6 +450,12 @@ int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint6
 		return -errno;
 	fs_endpoints_free(old);
 	return 0;
+}
+
+/* Control thread, dev->lock held. */
+int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now)
+{
+	return rebuild_endpoints(peer, use_endpoint, peer->device->endpoint_limit, now);
 }
 
 void fs_peer_clear_endpoint_src(struct fs_peer *peer)
