@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Many peers: the time one UAPI `set' of N peers takes, and the memory
+# Many peers: the time one UAPI `set' of N peers takes, then one `get' of them, and the memory
 # (VmRSS) and mappings (/proc/PID/maps lines) the daemon holds after it,
 # flowspreadd beside wireguard-go (Debian's, and any binary given with
 # --wireguard-go PATH), in the same run, as ratios.
@@ -85,7 +85,8 @@ request()
 	EOF
 }
 
-# exchange SOCKET FILE: sends FILE, prints "SECONDS ANSWER-LAST-LINE PEERS-IN-GET".
+# exchange SOCKET FILE: sends FILE, then a get; prints "SECONDS ANSWER-LAST-LINE
+# PEERS-IN-GET GET-SECONDS".
 exchange()
 {
 	python3 - "$1" "$2" <<-'EOF'
@@ -107,8 +108,10 @@ exchange()
 	t = time.monotonic()
 	answer = ask(sys.argv[1], data)
 	t = time.monotonic() - t
+	g = time.monotonic()
 	listed = ask(sys.argv[1], b'get=1\n\n').count(b'\npublic_key=')
-	print('%.3f %s %d' % (t, answer.decode().split()[-1], listed))
+	g = time.monotonic() - g
+	print('%.3f %s %d %.3f' % (t, answer.decode().split()[-1], listed, g))
 	EOF
 }
 
@@ -135,7 +138,7 @@ step()
 	sleep 0.5
 	rss0=$(rss "$pid") maps0=$(maps "$pid")
 	exchange "$sock" "$tmp/req$peers" >"$tmp/ex" 2>"$tmp/ex.err"
-	read -r secs answer listed <"$tmp/ex"
+	read -r secs answer listed get_secs <"$tmp/ex"
 	if [[ ${answer:-} != errno=0 || ${listed:-} != "$peers" ]]; then
 		# wireguard-go 0.0.20220316 refuses more than 65536 peers ("too many peers").
 		say "  $bin: a set of $peers peers failed: ${answer:-no answer}, $(grep -m1 -i 'error' "$tmp/log")"
@@ -143,8 +146,8 @@ step()
 		kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=; rm -f "$sock"
 		return
 	fi
-	out=$(printf '{"impl":"%s","binary":"%s","peers":%d,"seconds":%s,"rss_before_kib":%d,"rss_kib":%d,"maps_before":%d,"maps":%d}' \
-		"$impl" "$bin" "$peers" "$secs" "$rss0" "$(rss "$pid")" "$maps0" "$(maps "$pid")")
+	out=$(printf '{"impl":"%s","binary":"%s","peers":%d,"seconds":%s,"get_seconds":%s,"rss_before_kib":%d,"rss_kib":%d,"maps_before":%d,"maps":%d}' \
+		"$impl" "$bin" "$peers" "$secs" "$get_secs" "$rss0" "$(rss "$pid")" "$maps0" "$(maps "$pid")")
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null
 	pid=
@@ -167,8 +170,8 @@ done
 python3 - "$tmp/steps" "${json:-}" "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null)" <<-'EOF'
 import json, sys, time
 steps = [json.loads(l) for l in open(sys.argv[1])]
-print('%-8s %-28s %9s %11s %9s %8s %9s %8s' % ('peers', 'daemon', 'set (s)', 'VmRSS KiB', 'B/peer',
-                                          'maps', 'fs/wg t', 'fs/wg B'))
+print('%-8s %-28s %9s %9s %11s %9s %8s %9s %9s %8s' % ('peers', 'daemon', 'set (s)', 'get (s)',
+      'VmRSS KiB', 'B/peer', 'maps', 'fs/wg t', 'fs/wg get', 'fs/wg B'))
 for s in steps:
     fs = next(x for x in steps if x['impl'] == 'fs' and x['peers'] == s['peers'])
     if s.get('failed'):
@@ -178,9 +181,10 @@ for s in steps:
     fs_per = (fs['rss_kib'] - fs['rss_before_kib']) * 1024 / fs['peers']
     name = 'flowspreadd' if s['impl'] == 'fs' else s['binary']
     ratio_t = '' if s['impl'] == 'fs' else '%.2f' % (fs['seconds'] / s['seconds'])
+    ratio_g = '' if s['impl'] == 'fs' else '%.2f' % (fs['get_seconds'] / s['get_seconds'])
     ratio_m = '' if s['impl'] == 'fs' else '%.2f' % (fs_per / per if per else 0)
-    print('%-8d %-28s %9.2f %11d %9.0f %8d %9s %8s' % (s['peers'], name[-28:], s['seconds'],
-                                                    s['rss_kib'], per, s['maps'], ratio_t, ratio_m))
+    print('%-8d %-28s %9.2f %9.2f %11d %9.0f %8d %9s %9s %8s' % (s['peers'], name[-28:], s['seconds'],
+          s['get_seconds'], s['rss_kib'], per, s['maps'], ratio_t, ratio_g, ratio_m))
 if sys.argv[2]:
     json.dump({'commit': sys.argv[3], 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                'steps': steps}, open(sys.argv[2], 'w'), indent=1)

@@ -28,6 +28,23 @@ static uint64_t jitter(void)
 	return randombytes_uniform(WG_REKEY_TIMEOUT_JITTER_MAX_MS) * FS_NSEC_PER_MSEC;
 }
 
+/*
+ * dev->next_wake is never later than any armed deadline: arming lowers it,
+ * the control thread's scan sets it from what it found. Lowers it to
+ * deadline if that is earlier; true if it did (the control thread must
+ * wake up sooner).
+ */
+static bool lower_next_wake(struct fs_device *dev, uint64_t deadline)
+{
+	uint64_t cur = __atomic_load_n(&dev->next_wake, __ATOMIC_SEQ_CST);
+
+	while (deadline < cur)
+		if (__atomic_compare_exchange_n(&dev->next_wake, &cur, deadline, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return true;
+	return false;
+}
+
 void fs_timer_mod(struct fs_peer *peer, enum fs_timer timer, uint64_t deadline)
 {
 	if (!deadline)
@@ -35,7 +52,7 @@ void fs_timer_mod(struct fs_peer *peer, enum fs_timer timer, uint64_t deadline)
 	if (__atomic_load_n(&peer->is_dead, __ATOMIC_ACQUIRE))
 		return;
 	__atomic_store_n(&peer->timers[timer], deadline, __ATOMIC_SEQ_CST);
-	if (deadline < __atomic_load_n(&peer->device->next_wake, __ATOMIC_SEQ_CST))
+	if (lower_next_wake(peer->device, deadline))
 		fs_device_kick(peer->device);
 }
 
@@ -225,10 +242,18 @@ static void (*const expiry[FS_TIMER_COUNT])(struct fs_peer *, uint64_t) = {
 
 uint64_t fs_timers_run(struct fs_device *dev, uint64_t now)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = __atomic_load_n(&dev->next_wake, __ATOMIC_SEQ_CST);
 	struct fs_peer *peer;
 
-	/* Anything armed from now on, before we publish "next", kicks us. */
+	/*
+	 * Nothing is due before next_wake: the loop wakes up for the UAPI,
+	 * handshakes and the rest far more often than timers expire, and a
+	 * scan visits every peer.
+	 */
+	if (now < next)
+		return next;
+	next = UINT64_MAX;
+	/* Anything armed from now on lowers next_wake again, and kicks us. */
 	__atomic_store_n(&dev->next_wake, UINT64_MAX, __ATOMIC_SEQ_CST);
 	cds_list_for_each_entry(peer, &dev->peers, list) {
 		for (int i = 0; i < FS_TIMER_COUNT; ++i) {
@@ -248,6 +273,6 @@ uint64_t fs_timers_run(struct fs_device *dev, uint64_t now)
 				next = deadline;
 		}
 	}
-	__atomic_store_n(&dev->next_wake, next, __ATOMIC_SEQ_CST);
-	return next;
+	lower_next_wake(dev, next);
+	return __atomic_load_n(&dev->next_wake, __ATOMIC_SEQ_CST);
 }
