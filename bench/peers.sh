@@ -96,7 +96,7 @@ exchange()
 	    s.settimeout(600)
 	    s.connect(path)
 	    s.sendall(data)
-	    got = b''
+	    got = bytearray()	# += on bytes copies all of it each time: quadratic
 	    while not (got.endswith(b'\n\n') and b'errno=' in got[-16:]):
 	        more = s.recv(1 << 20)
 	        if not more:
