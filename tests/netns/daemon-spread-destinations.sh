@@ -69,6 +69,7 @@ tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
 
 udp_echo_server "$b" 198.51.100.2 9000
+no_icmp_errors "$a" "$b"
 
 # captured STEP: pings and $flows UDP flows captured on A's veth as STEP
 # (data messages both ways: 128 bytes for a ping, 160 to 160 + 16 * 7 for

@@ -156,6 +156,7 @@ n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 tunnel_up "$a" "$aif" 198.51.100.1/24
 tunnel_up "$b" "$bif" 198.51.100.2/24
 udp_echo_server "$b" 198.51.100.2 9000; echo_pid=$REPLY
+no_icmp_errors "$a" "$b"
 
 say "=== (b) a port of the range held by another process: refused"
 [[ -z $(reserved "$a") ]] || fail "a fresh namespace reserves ports: $(reserved "$a")"

@@ -392,6 +392,27 @@ ping_none()
 		fail "ping $* $addr from $ns: expected no reply, got: $(tail -n 2 <<<"$out")"
 }
 
+# no_icmp_errors NS...: the kernel of each NS sends no ICMP(v6) destination
+# unreachable (an nftables rule): a capture that tells flows apart by the
+# length of their data messages would take an error quoting flow j's
+# packet (16-byte padding makes it as long as flow j + 2) for one of them.
+no_icmp_errors()
+{
+	local ns
+
+	for ns in "$@"; do
+		n "$ns" nft -f - <<-'EOF' || fail "cannot add the nftables rule against ICMP errors in $ns"
+		table inet fs_no_icmp_errors {
+			chain out {
+				type filter hook output priority 0;
+				icmp type destination-unreachable drop
+				icmpv6 type destination-unreachable drop
+			}
+		}
+		EOF
+	done
+}
+
 # udp_echo_server NS ADDR PORT: a python3 in NS that sends every UDP
 # datagram to ADDR:PORT back to where it came from; its PID in $REPLY
 # ("ip netns exec" execs: it is python itself).
