@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Fairness: the latency and loss of a sparse flow that shares ONE tunnel
-# with bulk TCP, through a bottleneck that queues per outer flow (DESIGN
-# section 8). Same run, side by side: no tunnel at all, wireguard-go,
+# with bulk TCP, through a bottleneck that queues per outer flow (docs/spreading.md). Same run, side by side: no tunnel at all, wireguard-go,
 # flowspread with spreading off, with spread_mode=addresses and with
 # spread_mode=ports.
 #
@@ -22,7 +21,7 @@
 # pfifo. An nftables postrouting rule in R sets skb->priority to
 # 1:(1 + jhash(outer saddr, daddr, protocol, sport, dport) mod N), and HTB
 # puts a packet whose priority equals a leaf's class id in that leaf
-# (DESIGN section 5). The leaves share the link round-robin (DRR, one
+# (docs/spreading.md). The leaves share the link round-robin (DRR, one
 # 1514-byte quantum per turn): a stand-in for fq_codel's per-flow queues,
 # since this machine's kernel has no fq_codel, cake or netem. Where the
 # kernel has them, --bottleneck auto uses cake (flows mode) or fq_codel

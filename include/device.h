@@ -138,7 +138,7 @@ struct fs_peer {
 	 * The peer's end of the pairs: its spread_prefix and spread_ports as
 	 * the datapath reads them (RCU), and when an authenticated packet last
 	 * came from inside them: destination spreading is used only while
-	 * that is recent (DESIGN section 3).
+	 * that is recent (docs/spreading.md).
 	 */
 	struct fs_spread_settings *remote_spread;
 	uint64_t seen_in_prefix, seen_in_ports;	/* atomic, boottime ns */

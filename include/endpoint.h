@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The bounded endpoint table of one peer (DESIGN section 4): where the peer
+ * The bounded endpoint table of one peer (docs/spreading.md): where the peer
  * may be reached, what we know about each place, and which one to use. A
  * pure data structure: no I/O, no clock (every call takes "now", ns of
  * CLOCK_BOOTTIME), not thread-safe (the caller serialises, e.g. under the

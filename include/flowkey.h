@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The flow key of an inner IPv4 or IPv6 packet (DESIGN section 3): the
+ * The flow key of an inner IPv4 or IPv6 packet (docs/spreading.md): the
  * protocol and both addresses, plus the ports of TCP, UDP, UDP-Lite and
  * SCTP or the identifier of an ICMP or ICMPv6 echo. Fragments and other
  * protocols give the addresses and the protocol only.

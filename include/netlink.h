@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The guard of a local spread prefix (DESIGN section 5), over rtnetlink.
+ * The guard of a local spread prefix (docs/spreading.md), over rtnetlink.
  * A local route for a whole prefix would expose every service of the host
  * on all of its addresses, so for a prefix P of interface IFNAME:
  *

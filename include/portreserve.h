@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Reserving the local spread_ports range (DESIGN section 3, `ports` mode)
+ * Reserving the local spread_ports range (docs/spreading.md, `ports` mode)
  * in net.ipv4.ip_local_reserved_ports, so that the kernel never hands one
  * of the daemon's ports to another socket as an ephemeral port while the
  * daemon rebinds it. The sysctl is per network namespace and covers IPv4

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Flow spreading (DESIGN section 3): the per-session spread key and the
+ * Flow spreading (docs/spreading.md): the per-session spread key and the
  * pure mapping from a flow key to one of spread_pairs outer pairs, and
  * from a pair to its two ends (address drawn from a prefix, UDP port).
  * Both peers compute the same pair, mirrored. No I/O, no state.

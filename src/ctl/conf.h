@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Config files in wg-quick's INI format, as `wg setconf` reads them, plus
- * flowspread's extension keys (DESIGN.md section 1):
+ * flowspread's extension keys (flowspreadd(8)):
  *
  *   [Interface]  PrivateKey ListenPort FwMark
  *                SpreadPrefix SpreadMode SpreadPorts SpreadPairs

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * endpoints IFNAME [PEER] [--json]: each peer's bounded endpoint table
- * (DESIGN section 4), from the endpoint_count= and endpoint_state= lines
+ * (docs/spreading.md), from the endpoint_count= and endpoint_state= lines
  * of a get answer, as a table a person reads: one line per entry with its
  * address, origin, last authenticated receive, handshake round trip and
  * state, the current endpoint marked "*". The current endpoint is the

@@ -2,7 +2,7 @@
 /*
  * The cross-platform userspace API (https://www.wireguard.com/xplatform/)
  * over /var/run/wireguard/IFNAME.sock, as wg speaks it, plus flowspread's
- * extension keys (DESIGN.md section 1).
+ * extension keys (flowspreadd(8)).
  *
  * The text side is pure, for the unit tests: ctl_uapi_parse_get() reads a
  * whole "get=1" answer, ctl_uapi_format_set() writes a whole "set=1"

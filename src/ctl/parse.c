@@ -3,8 +3,7 @@
  * Value parsers, after wireguard-tools' config.c in what they accept: keys
  * in base64, ports 0..65535 (or a service name), fwmark and keepalive as
  * "off" or a number, allowed IPs with an optional length, endpoints
- * resolved with getaddrinfo. The extension values follow DESIGN.md
- * section 1 and config.h's limits.
+ * resolved with getaddrinfo. The extension values follow flowspreadd(8) and config.h's limits.
  */
 #include <arpa/inet.h>
 #include <errno.h>

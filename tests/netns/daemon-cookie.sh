@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Under load, flowspreadd answers initiations with cookie replies and takes
-# only those whose mac2 proves the sender owns its address (DESIGN section
-# 2, whitepaper 5.4.7). wg-probe floods B with initiations from a key B
+# only those whose mac2 proves the sender owns its address (docs/protocol-core.md,
+# whitepaper 5.4.7). wg-probe floods B with initiations from a key B
 # does not know (valid mac1, so they reach the handshake queue), until B
 # answers its real initiation with a cookie reply; the probe's next
 # initiation carries mac2 made with that cookie, B completes the handshake

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Memory stays flat while a peer sends from 100,000 source addresses
-# (DESIGN section 4): wg-probe completes a handshake with flowspreadd, then
+# (docs/spreading.md): wg-probe completes a handshake with flowspreadd, then
 # sends authenticated data messages, each from another address, (i) of a
 # prefix that is not the peer's, then (ii) of a prefix configured as the
 # peer's spread_prefix on flowspreadd. Every one of them decrypts and

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Failover through the bounded endpoint table (DESIGN section 4): A knows B
+# Failover through the bounded endpoint table (docs/spreading.md): A knows B
 # by its `endpoint` on path 1 (IPv4) and an `endpoint_alt` on path 2
 # (IPv6). Traffic flows on path 1. Path 1 dies: A's data goes unanswered,
 # its handshake through the endpoint times out, the next one goes through

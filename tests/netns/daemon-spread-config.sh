@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Spreading configuration that only the running daemon can judge, and the
-# prefix guard's lifecycle (DESIGN sections 1, 3 and 5): refused with a
+# prefix guard's lifecycle (docs/spreading.md and flowspreadd(8)): refused with a
 # message naming the value, and nothing applied, are a local prefix
 # overlapping an address of the host, a mode without what it needs, a
 # port range holding the listen port and a peer prefix overlapping the

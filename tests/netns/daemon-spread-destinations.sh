@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Destination spreading (DESIGN section 3): two flowspreadd, each with its
+# Destination spreading (docs/spreading.md): two flowspreadd, each with its
 # own /64 and the other's /64 as the peer-level spread_prefix. Each inner
 # flow f takes its own outer pair, used mirrored: A sends a_f -> b_f, B
 # sends b_f -> a_f. The capture on A's veth tells the inner flows apart by

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Ports mode (DESIGN section 3): over IPv4, with spread_mode ports and
+# Ports mode (docs/spreading.md): over IPv4, with spread_mode ports and
 # spread_ports 40000-40063, flowspreadd holds one UDP socket per port of
 # the range, reserves the range in net.ipv4.ip_local_reserved_ports (per
 # namespace) while it runs, and sends each inner flow from its own port.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Source spreading (DESIGN section 3): with a local /64 configured, each
+# Source spreading (docs/spreading.md): with a local /64 configured, each
 # inner flow leaves from its own address of the prefix, so N inner flows
 # are N distinct outer flows on the wire (tcpdump on B's side), and a
 # stock wireguard-go peer keeps working: it answers each datagram's

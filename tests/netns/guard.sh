@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The prefix guard (DESIGN section 5), driven by nl-guard: with the guard
+# The prefix guard (docs/spreading.md), driven by nl-guard: with the guard
 # for 2001:db8:ff::/64 and UDP port 51820 in A, B reaches A on any address
 # of the prefix with UDP to 51820 (and A answers from that address, with
 # IPV6_FREEBIND and IPV6_PKTINFO) and with ICMPv6; TCP to 8080 and UDP to

@@ -3,8 +3,7 @@
  * flowspreadctl's config files: each file below is parsed as setconf,
  * addconf or syncconf would, and the UAPI request it makes is compared
  * whole with the request `wg setconf` sends for the standard keys (see
- * wireguard-tools' ipc-uapi.h) plus the extension lines of DESIGN.md
- * section 1. Refused files are checked for the exact message.
+ * wireguard-tools' ipc-uapi.h) plus the extension lines of flowspreadd(8). Refused files are checked for the exact message.
  */
 #include "test_ctl.h"
 #include "leakcheck.h"
