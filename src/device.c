@@ -1071,6 +1071,12 @@ static void endpoints_config_apply(struct fs_endpoints_config *ec, const struct 
 	}
 }
 
+/* Blocks that change the settings a peer's endpoint table is made for. */
+static bool changes_endpoints(const struct fs_config_peer *cp)
+{
+	return cp->has_endpoint || cp->has_endpoint_alt || cp->has_spread_prefixes;
+}
+
 /* The one thing fs_allowedips_insert refuses but for memory: checked before any change. */
 static bool allowed_ips_valid(const struct fs_config_peer *cp)
 {
@@ -1086,10 +1092,10 @@ static bool allowed_ips_valid(const struct fs_config_peer *cp)
 
 /*
  * What the commit of cp (request peer i of n), applied to a peer whose
- * endpoint settings are *ec (updated here), takes: the peer, if cp
- * creates it (identity not NULL), with its endpoint table made for them;
- * else a table for them, if cp changes them; room for its spread
- * settings, if cp changes them.
+ * endpoint settings are *ec (updated here; read only if cp creates the
+ * peer or changes them), takes: the peer, if cp creates it (identity not
+ * NULL), with its endpoint table made for them; else a table for them, if
+ * cp changes them; room for its spread settings, if cp changes them.
  */
 static int peer_plan_prepare(struct fs_device *dev, const struct fs_noise_identity *identity,
 			     const struct fs_config_peer *cp, size_t i, size_t n,
@@ -1099,12 +1105,13 @@ static int peer_plan_prepare(struct fs_device *dev, const struct fs_noise_identi
 	if (!allowed_ips_valid(cp))
 		return fs_fail(err, errlen, "peer %zu of %zu: an allowed_ip is not IPv4/0-32 or IPv6/0-128",
 			       i + 1, n), -EINVAL;
-	endpoints_config_apply(ec, cp);
+	if (identity || changes_endpoints(cp))
+		endpoints_config_apply(ec, cp);
 	if (identity) {
 		pp->ready = fs_peer_new(dev, cp->public_key, identity, ec);
 		if (!pp->ready)
 			goto fail;
-	} else if (cp->has_endpoint || cp->has_endpoint_alt || cp->has_spread_prefixes) {
+	} else if (changes_endpoints(cp)) {
 		pp->endpoints = fs_endpoints_alloc(ec);
 		if (!pp->endpoints)
 			goto fail;
@@ -1143,14 +1150,12 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 		const struct fs_config_peer *first = &cfg->peers[refs[g].i];
 		struct fs_peer *peer = cfg->replace_peers ? NULL :
 				       fs_device_lookup_peer(dev, first->public_key);
-		bool exists = peer, ours = is_own_key(first->public_key, own);
-		struct fs_endpoints_config ec = { .endpoint_limit = limit };
+		bool exists = peer, ours = is_own_key(first->public_key, own), has_ec = false;
+		struct fs_endpoints_config ec;	/* the peer's endpoint settings, once needed */
 		size_t end = g;
 
 		while (end < n && !memcmp(refs[end].key, first->public_key, WG_KEY_LEN))
 			++end;
-		if (peer)
-			fs_peer_endpoints_config(peer, &ec, limit);
 		for (; g < end && !ours; ++g) {
 			const struct fs_config_peer *cp = &cfg->peers[refs[g].i];
 
@@ -1161,8 +1166,14 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			}
 			if (!exists && cp->update_only)
 				continue;
-			if (!exists)	/* a new peer, from no settings */
-				ec = (struct fs_endpoints_config){ .endpoint_limit = limit };
+			if (!exists) {	/* a new peer, from no settings */
+				memset(&ec, 0, sizeof(ec));
+				ec.endpoint_limit = limit;
+				has_ec = true;
+			} else if (!has_ec && changes_endpoints(cp)) {
+				fs_peer_endpoints_config(peer, &ec, limit);
+				has_ec = true;
+			}
 			ret = peer_plan_prepare(dev, exists ? NULL : identity, cp, refs[g].i, n, &ec,
 						&plans[refs[g].i], err, errlen);
 			if (ret)
