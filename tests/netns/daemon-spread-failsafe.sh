@@ -242,7 +242,7 @@ run_case()
 	# Which notices the break first depends on the machine's pace: the
 	# 15 s without answers to data, or a probe once the proof aged out
 	# (25 s). Either way the break is logged once, saying why.
-	[[ $(($(logged "nothing came back $what for") + $(logged "a handshake sent through $what got no answer"))) == 1 ]] ||
+	[[ $(($(logged "nothing came back $what for") + $(logged "a handshake sent $what got no answer"))) == 1 ]] ||
 		fail "$name: the log does not say once why $what is no longer used: $(log_since "$aif" | grep -E 'came back|no answer')"
 	say "  log: $(log_since "$aif" | grep -E 'nothing came back|got no answer')"
 

@@ -492,7 +492,7 @@ kernel_drops()
 # One capture at a time.
 capture_start()
 {
-	ip netns exec "$2" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" "$3" \
+	ip netns exec "$2" tcpdump -n -U --immediate-mode -B 8192 -i veth0 -w "$fs_tmp/$1.pcap" "$3" \
 		2>"$fs_tmp/$1.err" &
 	fs_capture_pid=$!
 	track "$fs_capture_pid"
@@ -507,6 +507,10 @@ capture_stop()
 	sleep 0.3
 	kill -INT "$fs_capture_pid"
 	reap "$fs_capture_pid"
+	# tcpdump's counts: what the kernel dropped before tcpdump read it.
+	if grep -q '^[1-9][0-9]* packets\? dropped by' "$fs_tmp/$1.err"; then
+		say "capture $1: $(grep -h 'dropped by' "$fs_tmp/$1.err" | tr '\n' ' ')" >&2
+	fi
 	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.raw.txt"
 	wg_messages "$fs_tmp/$1.pcap" >"$fs_tmp/$1.txt" || fail "cannot read the capture $1"
 	chat "$(cat "$fs_tmp/$1.txt")"
