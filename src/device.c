@@ -228,6 +228,22 @@ void fs_device_process_handshakes(struct fs_device *dev)
 	fs_device_kick(dev);	/* more left: come back after the other events */
 }
 
+/*
+ * Control thread, without dev->lock: a long UAPI operation (a get, the
+ * prepare part of a set) calls this every FS_YIELD_PEERS peers, so that
+ * handshakes (and stale-source reports) queued meanwhile are answered
+ * part-way through instead of after it. It answers one batch, as the
+ * control loop does per kick, and costs a lock and a test when nothing
+ * is queued. Nothing it runs adds or removes a peer or changes the
+ * configuration: only the control thread does, and only in
+ * fs_device_apply's commit and fs_device_destroy, never from here.
+ */
+void fs_device_yield(struct fs_device *dev)
+{
+	fs_device_process_handshakes(dev);
+	fs_device_process_stale_sources(dev);
+}
+
 /* ---- stale source addresses -------------------------------------------------- */
 
 /*
@@ -1034,6 +1050,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 	uint8_t own_key[WG_KEY_LEN];
 	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
 	struct key_ref *refs;
+	size_t made = 0;
 	int ret = 0;
 
 	if (!n)
@@ -1071,6 +1088,18 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 				}
 				exists = true;
 				++final;
+				/*
+				 * A new peer costs a scalar multiplication: let
+				 * queued handshakes through now and then. They
+				 * cannot undo what was worked out so far: they add
+				 * and remove no peer (so "exists" and "final" stay
+				 * true), change no key (the identity the ready
+				 * peers were made with, "own"), no allowed IP and
+				 * no spread setting (check_spreading's verdict),
+				 * and cannot reach the ready peers, linked nowhere.
+				 */
+				if (++made % FS_YIELD_PEERS == 0)
+					fs_device_yield(dev);
 			}
 			inserts += cp->n_allowed_ips;
 		}
