@@ -49,7 +49,7 @@ enum {
 	FS_HANDSHAKE_QUEUE_LEN = WG_MAX_QUEUED_INCOMING_HANDSHAKES,
 	FS_MAX_WORKERS = 64,
 	FS_STALE_SOURCES = 8,
-	FS_YIELD_PEERS = 256,		/* a long UAPI operation lets handshakes through this often */
+	FS_YIELD_PEERS = FS_CONFIG_YIELD_PEERS,	/* a long UAPI operation lets handshakes through this often */
 };
 
 enum fs_timer {

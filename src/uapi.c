@@ -418,6 +418,11 @@ static bool handle_get(struct fs_uapi_conn *conn, struct fs_device *dev)
 	return answer(conn, &b, -ENOMEM, NULL);
 }
 
+static void yield_device(void *dev)
+{
+	fs_device_yield(dev);
+}
+
 static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const char *body,
 		       size_t len)
 {
@@ -426,7 +431,8 @@ static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const c
 	char err[FS_ERRLEN];
 	int ret;
 
-	ret = fs_config_parse(&cfg, body, len, err, sizeof(err));
+	/* Parsing 10^5 peers takes a second: queued handshakes go first, every 256. */
+	ret = fs_config_parse_yielding(&cfg, body, len, err, sizeof(err), yield_device, dev);
 	if (!ret) {
 		ret = fs_device_apply(dev, &cfg, err, sizeof(err));
 		fs_config_free(&cfg);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The device's control thread between the UAPI and handshakes: a get of
- * many peers, and a set that adds many, answer a handshake initiation
- * queued before them part-way through (fs_device_yield), and still give
- * a whole answer and apply the set whole.
+ * many peers, a set that adds many (yielding as it prepares them) and a
+ * set of many blocks through the UAPI (yielding as it parses them) answer
+ * a handshake initiation queued before them part-way through
+ * (fs_device_yield), and still give a whole answer and apply the set
+ * whole.
  *
  * A real device (fs_device_init, not started: no sockets, no workers)
  * configured through fs_device_apply, and a real initiation from one of
@@ -18,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <urcu/urcu-memb.h>
 #include "helpers.h"
 #include "leakcheck.h"
@@ -280,6 +284,62 @@ Test(device, set_answers_queued_handshakes_while_preparing)
 	cr_assert_not_null(answer);
 	sodium_memzero(answer, len);
 	free(answer);
+	fs_device_destroy(&dev);
+	initiator_free(&in);
+}
+
+Test(device, set_answers_queued_handshakes_while_parsing)
+{
+	static char keys[N_PEERS][2 * WG_KEY_LEN + 1];
+	struct fs_device dev;
+	struct initiator in;
+	struct text body = { 0 }, request = { 0 };
+	struct fs_uapi_conn *conn;
+	char answer[64];
+	ssize_t n;
+	int sv[2];
+
+	device_up(&dev, &in);
+	add_peers(&body, N_PEERS, 0, true, &in, keys);
+	apply(&dev, &body);
+	free(body.data);
+
+	/*
+	 * A set that creates no peer (so prepare has nothing to yield for),
+	 * through the UAPI: persistent keepalive on every peer there is.
+	 */
+	text_add(&request, "set=1\npublic_key=%s\npersistent_keepalive_interval=25\n", in.public_hex);
+	for (size_t i = 0; i < N_PEERS; ++i)
+		text_add(&request, "public_key=%s\npersistent_keepalive_interval=25\n", keys[i]);
+	text_add(&request, "\n");
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	cr_assert_eq(write(sv[0], request.data, request.len), (ssize_t)request.len);
+	conn = calloc(1, sizeof(*conn));
+	cr_assert_not_null(conn);
+	conn->fd = sv[1];
+
+	queue_initiation(&dev, &in);
+	cr_assert_eq(fs_uapi_conn_serve(conn, &dev), FS_UAPI_WANT_READ);
+	n = read(sv[0], answer, sizeof(answer) - 1);
+	cr_assert_gt(n, 0);
+	answer[n] = '\0';
+	cr_assert_str_eq(answer, "errno=0\n\n");
+	assert_answered(&dev, &in);
+
+	/* Applied whole. */
+	cr_assert_eq(dev.n_peers, N_PEERS + 1);
+	for (size_t i = 0; i < N_PEERS; ++i) {
+		uint8_t key[WG_KEY_LEN];
+		struct fs_peer *peer;
+
+		fs_test_unhex(key, sizeof(key), keys[i]);
+		peer = fs_device_lookup_peer(&dev, key);
+		cr_assert_not_null(peer);
+		cr_assert_eq(peer->persistent_keepalive, 25, "peer %zu of %d", i + 1, N_PEERS);
+	}
+	fs_uapi_conn_free(conn);
+	close(sv[0]);
+	free(request.data);
 	fs_device_destroy(&dev);
 	initiator_free(&in);
 }
