@@ -40,6 +40,8 @@
 struct fs_allowedips;
 struct fs_ratelimiter;
 struct fs_worker;
+struct fs_endpoints;
+struct fs_endpoints_config;
 
 enum {
 	FS_DEFAULT_MTU = 1420,
@@ -311,12 +313,14 @@ void fs_device_yield(struct fs_device *dev);
 /* peer.c */
 /*
  * Allocated, in no table (no lock needed), its secrets computed with
- * identity and its endpoint table sized for endpoint_limit (what the
- * device's will be once the request is applied); fs_peer_link adds it to
+ * identity and its endpoint table made for endpoints (the endpoint
+ * settings of the request that creates it, with the endpoint_limit the
+ * device will have once the request is applied); fs_peer_link adds it to
  * the device with the device's identity (lock held, cannot fail).
  */
 struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
-			    const struct fs_noise_identity *identity, uint32_t endpoint_limit);
+			    const struct fs_noise_identity *identity,
+			    const struct fs_endpoints_config *endpoints);
 void fs_peer_link(struct fs_peer *peer);
 /* Frees a peer that fs_peer_new made and nothing linked. */
 void fs_peer_discard(struct fs_peer *peer);
@@ -332,8 +336,17 @@ void fs_peer_handshake_complete(struct fs_peer *peer, const struct fs_endpoint *
 /* Where the next initiation goes (failover order); false if nowhere. */
 bool fs_peer_handshake_target(struct fs_peer *peer, struct fs_endpoint *out, uint64_t now);
 void fs_peer_handshake_timeout(struct fs_peer *peer, uint64_t now);
-/* Rebuilds the endpoint table from the peer's configuration; use_endpoint as in endpoint.h. */
-int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now);
+/* The endpoint table configuration of the peer's settings, with limit learned slots. */
+void fs_peer_endpoints_config(const struct fs_peer *peer, struct fs_endpoints_config *config,
+			      uint32_t limit);
+/*
+ * Control thread, dev->lock held: the endpoint table rebuilt from the
+ * peer's settings into table (fs_endpoints_alloc'd for them and the
+ * device's endpoint_limit), which replaces it; use_endpoint as in
+ * endpoint.h. Cannot fail.
+ */
+void fs_peer_replace_endpoints(struct fs_peer *peer, struct fs_endpoints *table,
+			       bool use_endpoint, uint64_t now);
 void fs_peer_clear_endpoint_src(struct fs_peer *peer);
 bool fs_peer_stage_packet(struct fs_peer *peer, const void *packet, size_t len);
 void fs_peer_purge_staged(struct fs_peer *peer);
@@ -385,11 +398,16 @@ void fs_peer_spread_revoke(struct fs_peer *peer, uint64_t now);
 /* "KIND,STATE,AGE_MS,FAILURES,REASON" for get; false for a kind not spread. */
 bool fs_peer_spread_state(struct fs_peer *peer, enum fs_spreadpath_kind kind, uint64_t now,
 			  char out[FS_SPREADPATH_STATE_STRLEN + 16]);
-/* Control thread, dev->lock held: publishes the peer's spread_prefix and spread_ports. */
-int fs_peer_publish_spread(struct fs_peer *peer);
-/* A fresh snapshot of prefixes and ports (NULL without memory). */
-struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefixes, size_t n,
-						  bool has_ports, const struct fs_port_range *ports);
+/*
+ * Control thread, dev->lock held: publishes the peer's spread_prefix and
+ * spread_ports in s (fs_spread_settings_alloc'd, taken; freed if the peer
+ * has neither). Cannot fail.
+ */
+void fs_peer_publish_spread(struct fs_peer *peer, struct fs_spread_settings *s);
+/* Room for a snapshot of prefixes and ports (NULL without memory), then its contents. */
+struct fs_spread_settings *fs_spread_settings_alloc(void);
+void fs_spread_settings_fill(struct fs_spread_settings *s, const struct fs_prefix *prefixes,
+			     size_t n, bool has_ports, const struct fs_port_range *ports);
 /* Control thread: s (may be NULL) replaces *slot; the old one is freed after a grace period. */
 void fs_spread_settings_publish(struct fs_spread_settings **slot, struct fs_spread_settings *s);
 /* Whether addr (of family) lies in one of the snapshot's prefixes. */

@@ -187,6 +187,19 @@ struct fs_endpoints *fs_endpoints_new(const struct fs_endpoints_config *config, 
  */
 struct fs_endpoints *fs_endpoints_reconfigure(const struct fs_endpoints *old,
 					      const struct fs_endpoints_config *config, uint64_t now);
+/*
+ * fs_endpoints_reconfigure in two steps, for a caller that must not fail
+ * once it has started changing things. fs_endpoints_alloc only sizes a
+ * table for config (NULL with errno, as fs_endpoints_new): it is no table
+ * yet. fs_endpoints_fill lays it out for config and carries old (NULL:
+ * nothing) over, as fs_endpoints_reconfigure does; it fails (false, errno
+ * EINVAL, nothing changed) only for a config of another shape (other
+ * numbers of distinct configured addresses or prefixes, another limit)
+ * than the one the table was allocated for.
+ */
+struct fs_endpoints *fs_endpoints_alloc(const struct fs_endpoints_config *config);
+bool fs_endpoints_fill(struct fs_endpoints *table, const struct fs_endpoints *old,
+		       const struct fs_endpoints_config *config, uint64_t now);
 void fs_endpoints_free(struct fs_endpoints *table);
 /* Bytes allocated for the table, fixed at creation. */
 size_t fs_endpoints_memory(const struct fs_endpoints *table);

@@ -9,6 +9,7 @@
 #include "allowedips.h"
 #include "clock.h"
 #include "device.h"
+#include "endpoint.h"
 #include "log.h"
 #include "portreserve.h"
 #include "ratelimiter.h"
@@ -350,26 +351,35 @@ static bool is_own_key(const uint8_t key[WG_KEY_LEN], const uint8_t *own)
 }
 
 /*
- * ready: the peer apply_prepare made for cp, if it creates one (taken
- * here); own: our public key (own_key_after), NULL for none.
+ * What the commit of one of the request's peers takes from prepare
+ * (peers_prepare), each NULL when it needs none.
  */
-static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
-		      const struct fs_config_peer *cp, struct fs_peer **ready,
-		      const uint8_t *own, uint64_t now)
+struct peer_plan {
+	struct fs_peer *ready;			/* the peer it creates */
+	struct fs_endpoints *endpoints;		/* the table its endpoint settings fill */
+	struct fs_spread_settings *spread;	/* for its spread_prefix and spread_ports */
+};
+
+/*
+ * pp: what apply_prepare made for cp (what is used is taken here); own:
+ * our public key (own_key_after), NULL for none. Cannot fail.
+ */
+static void apply_peer(struct fs_device *dev, const struct fs_config_peer *cp,
+		       struct peer_plan *pp, const uint8_t *own, uint64_t now)
 {
 	struct fs_peer *peer = fs_device_lookup_peer(dev, cp->public_key);
 	if (is_own_key(cp->public_key, own))
-		return 0;	/* ignored, as wireguard-go does */
+		return;	/* ignored, as wireguard-go does */
 	if (cp->remove) {
 		if (peer)
 			fs_peer_remove(peer);
-		return 0;
+		return;
 	}
 	if (!peer) {
-		if (cp->update_only || !*ready)
-			return 0;
-		peer = *ready;
-		*ready = NULL;
+		if (cp->update_only || !pp->ready)
+			return;
+		peer = pp->ready;	/* its endpoint table is made for cp's settings */
+		pp->ready = NULL;
 		fs_peer_link(peer);
 	}
 	if (cp->has_preshared_key)
@@ -380,12 +390,11 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 	}
 	if (cp->replace_allowed_ips)
 		fs_allowedips_remove_by_peer(dev->allowedips, peer);
+	/* Cannot fail: peers_prepare checked the prefixes and reserved their memory. */
 	for (size_t i = 0; i < cp->n_allowed_ips; ++i) {
 		const struct fs_prefix *p = &cp->allowed_ips[i];
-		int ret = fs_allowedips_insert(dev->allowedips, p->family, &p->addr, p->cidr, peer);
 
-		if (ret)
-			return ret;
+		fs_allowedips_insert(dev->allowedips, p->family, &p->addr, p->cidr, peer);
 	}
 	/* Extension keys: given empty, back to none. */
 	if (cp->has_endpoint_alt) {
@@ -401,17 +410,13 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		peer->spread_ports = peer->has_spread_ports ? cp->spread_ports :
 				     (struct fs_port_range){ 0 };
 	}
-	if (cp->has_spread_prefixes || cp->has_spread_ports) {
-		int ret = fs_peer_publish_spread(peer);
-
-		if (ret)
-			return ret;
+	if (pp->spread) {	/* cp has spread_prefix or spread_ports */
+		fs_peer_publish_spread(peer, pp->spread);
+		pp->spread = NULL;
 	}
-	if (cp->has_endpoint || cp->has_endpoint_alt || cp->has_spread_prefixes) {
-		int ret = fs_peer_reconfigure_endpoints(peer, cp->has_endpoint, now);
-
-		if (ret)
-			return ret;
+	if (pp->endpoints) {	/* cp has endpoint, endpoint_alt or spread_prefix */
+		fs_peer_replace_endpoints(peer, pp->endpoints, cp->has_endpoint, now);
+		pp->endpoints = NULL;
 	}
 	if (cp->has_persistent_keepalive) {
 		uint16_t old = __atomic_exchange_n(&peer->persistent_keepalive,
@@ -421,20 +426,13 @@ static int apply_peer(struct fs_device *dev, const struct fs_config *cfg,
 		if (!old && cp->persistent_keepalive && dev->running)
 			fs_timer_mod(peer, FS_TIMER_WANT_KEEPALIVE, now);
 	}
-	return 0;
 }
 
-/* Publishes the datapath's view of the spreading settings (lock held). */
-static void publish_spread(struct fs_device *dev)
+/* Publishes the datapath's view of the spreading settings in spread (taken; lock held). */
+static void publish_spread(struct fs_device *dev, struct fs_spread_settings *spread)
 {
-	struct fs_spread_settings *spread;
-
-	spread = fs_spread_settings_new(dev->spread_prefixes, dev->n_spread_prefixes,
-					dev->has_spread_ports, &dev->spread_ports);
-	if (!spread) {
-		fs_log_error("out of memory: spreading settings not updated");
-		return;
-	}
+	fs_spread_settings_fill(spread, dev->spread_prefixes, dev->n_spread_prefixes,
+				dev->has_spread_ports, &dev->spread_ports);
 	/*
 	 * Unset, the mode is "addresses" once there is a local prefix. Without
 	 * one there is nothing of ours to draw, but a peer's spread_prefix or
@@ -472,8 +470,37 @@ static void sync_freebind(struct fs_device *dev)
 			     strerror(-ret));
 }
 
-/* Given empty, a key is back to its default (the parser filled that in). */
-static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
+/*
+ * A new endpoint_limit: every peer's endpoint table, rebuilt into the one
+ * prepare made for it (limits_prepare; the peers, in list order).
+ */
+struct limit_table {
+	struct fs_peer *peer;
+	struct fs_endpoints *table;
+};
+
+static void limits_commit(struct fs_device *dev, struct limit_table *limits, size_t n,
+			  uint64_t now)
+{
+	struct fs_peer *peer;
+	size_t k = 0;
+
+	cds_list_for_each_entry(peer, &dev->peers, list) {
+		if (k < n && limits[k].peer == peer) {
+			fs_peer_replace_endpoints(peer, limits[k].table, false, now);
+			limits[k++].table = NULL;
+		}
+	}
+}
+
+/*
+ * Given empty, a key is back to its default (the parser filled that in).
+ * spread: the device's new spreading settings, if they change (taken).
+ * Cannot fail.
+ */
+static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg,
+			     struct limit_table *limits, size_t n_limits,
+			     struct fs_spread_settings *spread, uint64_t now)
 {
 	if (cfg->has_spread_prefixes) {
 		dev->n_spread_prefixes = cfg->n_spread_prefixes;
@@ -489,19 +516,15 @@ static void apply_extensions(struct fs_device *dev, const struct fs_config *cfg)
 	if (cfg->has_spread_pairs)
 		dev->spread_pairs = cfg->spread_pairs;
 	if (cfg->has_endpoint_limit && cfg->endpoint_limit != dev->endpoint_limit) {
-		struct fs_peer *peer;
-
 		dev->endpoint_limit = cfg->endpoint_limit;
-		cds_list_for_each_entry(peer, &dev->peers, list)
-			fs_peer_reconfigure_endpoints(peer, false, fs_clock_now());
+		limits_commit(dev, limits, n_limits, now);
 	}
 	if (cfg->has_steer)
 		dev->steer = cfg->steer;
 	if (cfg->has_steer_qdisc)
 		dev->steer_qdisc_major = cfg->steer_qdisc_major;
-	if (cfg->has_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs ||
-	    cfg->has_spread_ports || !dev->spread)
-		publish_spread(dev);
+	if (spread)	/* spreading keys given, or none published yet */
+		publish_spread(dev, spread);
 	sync_freebind(dev);
 }
 
@@ -519,6 +542,23 @@ static int key_ref_cmp(const void *a, const void *b)
 	int c = memcmp(x->key, y->key, WG_KEY_LEN);
 
 	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * The request's peers in key_ref_cmp order, sorted once a set and shared
+ * by the checks and prepare: a request may name a million peers. NULL
+ * without memory.
+ */
+static struct key_ref *keys_sort(const struct fs_config *cfg)
+{
+	struct key_ref *refs = malloc(cfg->n_peers * sizeof(*refs) + 1);
+
+	if (!refs)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_peers; ++i)
+		refs[i] = (struct key_ref){ cfg->peers[i].public_key, i };
+	qsort(refs, cfg->n_peers, sizeof(*refs), key_ref_cmp);
+	return refs;
 }
 
 
@@ -559,29 +599,23 @@ static bool decides_prefixes(const struct fs_config_peer *cp)
 }
 
 /*
- * The request's peers by key (key_ref_cmp order): the last block of each
- * key that decides its prefixes, NULL for none. One sort, then O(log n)
- * a key: a request may name a million peers.
+ * The request's peers by key (refs, keys_sort): the last block of each
+ * key that decides its prefixes, NULL for none. O(log n) a key.
  */
 struct decisions {
-	struct key_ref *refs;
+	const struct key_ref *refs;
 	const struct fs_config_peer **last;	/* per ref, the last decision of its key */
 	size_t n;
 };
 
-static int decisions_init(struct decisions *d, const struct fs_config *cfg)
+static int decisions_init(struct decisions *d, const struct fs_config *cfg,
+			  const struct key_ref *refs)
 {
 	d->n = cfg->n_peers;
-	d->refs = malloc(d->n * sizeof(*d->refs) + 1);
+	d->refs = refs;
 	d->last = malloc(d->n * sizeof(*d->last) + 1);
-	if (!d->refs || !d->last) {
-		free(d->refs);
-		free(d->last);
+	if (!d->last)
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < d->n; ++i)
-		d->refs[i] = (struct key_ref){ cfg->peers[i].public_key, i };
-	qsort(d->refs, d->n, sizeof(*d->refs), key_ref_cmp);
 	for (size_t g = 0, end; g < d->n; g = end) {
 		const struct fs_config_peer *last = NULL;
 
@@ -596,7 +630,6 @@ static int decisions_init(struct decisions *d, const struct fs_config *cfg)
 
 static void decisions_free(struct decisions *d)
 {
-	free(d->refs);
 	free(d->last);
 }
 
@@ -735,7 +768,8 @@ static bool clash(const struct prefix_span *x, const struct prefix_span *y, char
  * range seen so far ends; one sort, one pass.
  */
 static bool peer_prefixes_clash(struct fs_device *dev, const struct fs_config *cfg,
-				const struct spread_view *v, char *err, size_t errlen)
+				const struct key_ref *refs, const struct spread_view *v,
+				char *err, size_t errlen)
 {
 	size_t n_holders = cfg->n_peers + 1, n, n_spans = 0;
 	struct prefix_span *spans = NULL, *top = NULL;
@@ -747,7 +781,7 @@ static bool peer_prefixes_clash(struct fs_device *dev, const struct fs_config *c
 	cds_list_for_each_entry(peer, &dev->peers, list)
 		++n_holders;
 	h = malloc(n_holders * sizeof(*h));
-	if (!h || decisions_init(&d, cfg)) {
+	if (!h || decisions_init(&d, cfg, refs)) {
 		free(h);
 		return !fs_fail(err, errlen, "out of memory checking the spread prefixes");
 	}
@@ -788,7 +822,8 @@ static bool peer_prefixes_clash(struct fs_device *dev, const struct fs_config *c
  * route for them would override it).
  */
 static int check_spreading(struct fs_device *dev, const struct fs_config *cfg,
-			   const struct spread_view *v, char *err, size_t errlen)
+			   const struct key_ref *refs, const struct spread_view *v,
+			   char *err, size_t errlen)
 {
 	if ((v->mode == FS_SPREAD_PORTS || v->mode == FS_SPREAD_BOTH) && !v->has_ports)
 		return fs_fail(err, errlen, "spread_mode=%s needs spread_ports=LOW-HIGH",
@@ -803,7 +838,7 @@ static int check_spreading(struct fs_device *dev, const struct fs_config *cfg,
 	if (v->has_ports && v->port && v->port >= v->ports.low && v->port <= v->ports.high)
 		return fs_fail(err, errlen, "spread_ports=%u-%u contains the listen port %u",
 			       v->ports.low, v->ports.high, v->port), -EINVAL;
-	if (peer_prefixes_clash(dev, cfg, v, err, errlen))
+	if (peer_prefixes_clash(dev, cfg, refs, v, err, errlen))
 		return -EINVAL;
 	for (size_t i = 0; i < cfg->n_spread_prefixes; ++i) {
 		bool guarded = false;
@@ -1035,36 +1070,105 @@ static void ports_commit(struct fs_device *dev, struct port_sockets *ps)
 
 /* ---- peers: everything a set may allocate, before the first change ----------- */
 
+/* A peer's endpoint settings once cp is applied to them, as apply_peer does. */
+static void endpoints_config_apply(struct fs_endpoints_config *ec, const struct fs_config_peer *cp)
+{
+	if (cp->has_endpoint) {
+		ec->has_endpoint = true;
+		ec->endpoint = cp->endpoint;
+	}
+	if (cp->has_endpoint_alt) {
+		ec->n_endpoint_alt = cp->n_endpoint_alt;
+		memcpy(ec->endpoint_alt, cp->endpoint_alt, sizeof(ec->endpoint_alt));
+	}
+	if (cp->has_spread_prefixes) {
+		ec->n_spread_prefixes = cp->n_spread_prefixes;
+		memcpy(ec->spread_prefixes, cp->spread_prefixes, sizeof(ec->spread_prefixes));
+	}
+}
+
+/* Blocks that change the settings a peer's endpoint table is made for. */
+static bool changes_endpoints(const struct fs_config_peer *cp)
+{
+	return cp->has_endpoint || cp->has_endpoint_alt || cp->has_spread_prefixes;
+}
+
+/* The one thing fs_allowedips_insert refuses but for memory: checked before any change. */
+static bool allowed_ips_valid(const struct fs_config_peer *cp)
+{
+	for (size_t i = 0; i < cp->n_allowed_ips; ++i) {
+		const struct fs_prefix *p = &cp->allowed_ips[i];
+
+		if (!(p->family == AF_INET && p->cidr <= 32) &&
+		    !(p->family == AF_INET6 && p->cidr <= 128))
+			return false;
+	}
+	return true;
+}
+
 /*
- * Plays the request's peers in order, per public key, to find which of
- * them will create a peer: ready[i] is made for those. The allowed IPs
- * they will insert are reserved too. On failure everything is given back.
+ * What the commit of cp (request peer i of n), applied to a peer whose
+ * endpoint settings are *ec (updated here; read only if cp creates the
+ * peer or changes them), takes: the peer, if cp creates it (identity not
+ * NULL), with its endpoint table made for them; else a table for them, if
+ * cp changes them; room for its spread settings, if cp changes them.
+ */
+static int peer_plan_prepare(struct fs_device *dev, const struct fs_noise_identity *identity,
+			     const struct fs_config_peer *cp, size_t i, size_t n,
+			     struct fs_endpoints_config *ec, struct peer_plan *pp,
+			     char *err, size_t errlen)
+{
+	if (!allowed_ips_valid(cp))
+		return fs_fail(err, errlen, "peer %zu of %zu: an allowed_ip is not IPv4/0-32 or IPv6/0-128",
+			       i + 1, n), -EINVAL;
+	if (identity || changes_endpoints(cp))
+		endpoints_config_apply(ec, cp);
+	if (identity) {
+		pp->ready = fs_peer_new(dev, cp->public_key, identity, ec);
+		if (!pp->ready)
+			goto fail;
+	} else if (changes_endpoints(cp)) {
+		pp->endpoints = fs_endpoints_alloc(ec);
+		if (!pp->endpoints)
+			goto fail;
+	}
+	if (cp->has_spread_prefixes || cp->has_spread_ports) {
+		pp->spread = fs_spread_settings_alloc();
+		if (!pp->spread)
+			goto fail;
+	}
+	return 0;
+fail:
+	if (errno == ENOMEM)
+		return fs_fail(err, errlen, "out of memory for peer %zu of %zu", i + 1, n), -ENOMEM;
+	return fs_fail(err, errlen, "peer %zu of %zu: its endpoints cannot be set up: %s",
+		       i + 1, n, strerror(errno)), -errno;
+}
+
+/*
+ * Plays the request's peers (refs: keys_sort) in order, per public key:
+ * plans[i] gets what request peer i will take in the commit
+ * (peer_plan_prepare). The allowed IPs they will insert are reserved too.
+ * On failure what was made stays in plans, for peers_discard.
  */
 static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
-			 const struct fs_noise_identity *identity, struct fs_peer **ready,
-			 char *err, size_t errlen)
+			 const struct key_ref *refs, const struct fs_noise_identity *identity,
+			 struct peer_plan *plans, char *err, size_t errlen)
 {
 	size_t n = cfg->n_peers, final = cfg->replace_peers ? 0 : dev->n_peers, inserts = 0;
 	/* New peers' tables take the limit the request leaves the device with. */
 	uint32_t limit = cfg->has_endpoint_limit ? cfg->endpoint_limit : dev->endpoint_limit;
 	uint8_t own_key[WG_KEY_LEN];
 	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
-	struct key_ref *refs;
 	size_t made = 0;
-	int ret = 0;
+	int ret;
 
-	if (!n)
-		return 0;
-	refs = malloc(n * sizeof(*refs));
-	if (!refs)
-		return fs_fail(err, errlen, "out of memory for %zu peers", n), -ENOMEM;
-	for (size_t i = 0; i < n; ++i)
-		refs[i] = (struct key_ref){ cfg->peers[i].public_key, i };
-	qsort(refs, n, sizeof(*refs), key_ref_cmp);
 	for (size_t g = 0; g < n;) {
 		const struct fs_config_peer *first = &cfg->peers[refs[g].i];
-		bool exists = !cfg->replace_peers && fs_device_lookup_peer(dev, first->public_key);
-		bool ours = is_own_key(first->public_key, own);
+		struct fs_peer *peer = cfg->replace_peers ? NULL :
+				       fs_device_lookup_peer(dev, first->public_key);
+		bool exists = peer, ours = is_own_key(first->public_key, own), has_ec = false;
+		struct fs_endpoints_config ec;	/* the peer's endpoint settings, once needed */
 		size_t end = g;
 
 		while (end < n && !memcmp(refs[end].key, first->public_key, WG_KEY_LEN))
@@ -1079,57 +1183,109 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			}
 			if (!exists && cp->update_only)
 				continue;
-			if (!exists) {
-				ready[refs[g].i] = fs_peer_new(dev, cp->public_key, identity, limit);
-				if (!ready[refs[g].i]) {
-					ret = -ENOMEM;
-					fs_fail(err, errlen, "out of memory for peer %zu of %zu", refs[g].i + 1, n);
-					goto out;
-				}
-				exists = true;
-				++final;
-				/*
-				 * A new peer costs a scalar multiplication: let
-				 * queued handshakes through now and then. They
-				 * cannot undo what was worked out so far: they add
-				 * and remove no peer (so "exists" and "final" stay
-				 * true), change no key (the identity the ready
-				 * peers were made with, "own"), no allowed IP and
-				 * no spread setting (check_spreading's verdict),
-				 * and cannot reach the ready peers, linked nowhere.
-				 */
-				if (++made % FS_YIELD_PEERS == 0)
-					fs_device_yield(dev);
+			if (!exists) {	/* a new peer, from no settings */
+				memset(&ec, 0, sizeof(ec));
+				ec.endpoint_limit = limit;
+				has_ec = true;
+			} else if (!has_ec && changes_endpoints(cp)) {
+				fs_peer_endpoints_config(peer, &ec, limit);
+				has_ec = true;
 			}
+			ret = peer_plan_prepare(dev, exists ? NULL : identity, cp, refs[g].i, n, &ec,
+						&plans[refs[g].i], err, errlen);
+			if (ret)
+				return ret;
+			final += !exists;
+			/*
+			 * A new peer costs a scalar multiplication: let queued
+			 * handshakes through now and then. They cannot undo
+			 * what was worked out so far: they add and remove no
+			 * peer (so "peer", "exists" and "final" stay true),
+			 * change no key (the identity the ready peers were made
+			 * with, "own"), no allowed IP, endpoint or spread
+			 * setting (check_spreading's verdict, "ec"), and cannot
+			 * reach what the plans hold, linked nowhere.
+			 */
+			if (!exists && ++made % FS_YIELD_PEERS == 0)
+				fs_device_yield(dev);
+			exists = true;
 			inserts += cp->n_allowed_ips;
 		}
 		g = end;
 	}
-	if (final > WG_MAX_PEERS_PER_DEVICE) {
-		ret = -ENOSPC;
-		fs_fail(err, errlen, "%zu peers: at most %u", final, WG_MAX_PEERS_PER_DEVICE);
-	} else if (fs_allowedips_reserve(dev->allowedips, inserts)) {
-		ret = -ENOMEM;
-		fs_fail(err, errlen, "out of memory for %zu allowed IPs", inserts);
-	}
-out:
-	free(refs);
-	return ret;
+	if (final > WG_MAX_PEERS_PER_DEVICE)
+		return fs_fail(err, errlen, "%zu peers: at most %u", final,
+			       WG_MAX_PEERS_PER_DEVICE), -ENOSPC;
+	if (fs_allowedips_reserve(dev->allowedips, inserts))
+		return fs_fail(err, errlen, "out of memory for %zu allowed IPs", inserts), -ENOMEM;
+	return 0;
 }
 
-static void peers_discard(struct fs_device *dev, struct fs_peer **ready, size_t n)
+static void peers_discard(struct fs_device *dev, struct peer_plan *plans, size_t n)
 {
-	for (size_t i = 0; ready && i < n; ++i)
-		fs_peer_discard(ready[i]);
+	for (size_t i = 0; plans && i < n; ++i) {
+		fs_peer_discard(plans[i].ready);
+		fs_endpoints_free(plans[i].endpoints);
+		free(plans[i].spread);	/* never published */
+	}
 	fs_allowedips_unreserve(dev->allowedips);
+}
+
+/*
+ * A new endpoint_limit: a table for each peer that stays (not with
+ * replace_peers, nor the one with our new public key), for its settings
+ * and the new limit, in list order.
+ */
+static int limits_prepare(struct fs_device *dev, const struct fs_config *cfg,
+			  struct limit_table **limits, size_t *n, char *err, size_t errlen)
+{
+	uint8_t own_key[WG_KEY_LEN];
+	const uint8_t *own;
+	struct fs_peer *peer;
+
+	if (!cfg->has_endpoint_limit || cfg->endpoint_limit == dev->endpoint_limit ||
+	    cfg->replace_peers)
+		return 0;
+	own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
+	*limits = malloc(dev->n_peers * sizeof(**limits) + 1);
+	if (!*limits)
+		return fs_fail(err, errlen, "endpoint_limit=%u: out of memory for %zu peers",
+			       cfg->endpoint_limit, dev->n_peers), -ENOMEM;
+	cds_list_for_each_entry(peer, &dev->peers, list) {
+		const uint8_t *key = peer->noise->handshake.remote_static;
+		struct fs_endpoints_config ec;
+		struct fs_endpoints *table;
+		char name[KEY_B64_LEN];
+
+		if (is_own_key(key, own))
+			continue;	/* set_private_key removes it */
+		fs_peer_endpoints_config(peer, &ec, cfg->endpoint_limit);
+		table = fs_endpoints_alloc(&ec);
+		if (!table)
+			return fs_fail(err, errlen, "endpoint_limit=%u: out of memory for the endpoint table of peer %s",
+				       cfg->endpoint_limit, peer_name(name, key)), -ENOMEM;
+		(*limits)[(*n)++] = (struct limit_table){ peer, table };
+	}
+	return 0;
+}
+
+static void limits_discard(struct limit_table *limits, size_t n)
+{
+	for (size_t k = 0; limits && k < n; ++k)
+		fs_endpoints_free(limits[k].table);
+	free(limits);
 }
 
 /* ---- applying a set: prepare, then commit or abort -------------------------- */
 
 /* What a set acquires before the first change; abort gives it all back. */
 struct apply_plan {
-	struct fs_peer **ready;		/* per request peer: the peer it creates, or NULL */
+	struct key_ref *refs;		/* the request's peers by key (keys_sort) */
+	struct peer_plan *peers;	/* per request peer: what its commit takes */
 	struct fs_noise_identity *identity;	/* a new private key's, for ready peers */
+	struct limit_table *limits;	/* a new endpoint_limit: the peers' new tables */
+	size_t n_limits;
+	struct fs_spread_settings *spread;	/* the device's, when they change */
 	int new_fds[FS_MAX_WORKERS];
 	bool rebind;
 	uint16_t bound;
@@ -1152,6 +1308,18 @@ static int marks_set(struct fs_device *dev, const struct apply_plan *plan, uint3
 	return ret;
 }
 
+/* What the plan still holds once the commit took what it used, or after an abort. */
+static void plan_free(struct fs_device *dev, const struct fs_config *cfg,
+		      struct apply_plan *plan)
+{
+	free(plan->spread);	/* never published */
+	limits_discard(plan->limits, plan->n_limits);
+	peers_discard(dev, plan->peers, cfg->n_peers);
+	free(plan->peers);
+	free(plan->refs);
+	fs_noise_identity_free(plan->identity);
+}
+
 /* The one way back, whatever step failed: the device is as it was. */
 static void apply_abort(struct fs_device *dev, const struct fs_config *cfg,
 			struct apply_plan *plan)
@@ -1162,9 +1330,14 @@ static void apply_abort(struct fs_device *dev, const struct fs_config *cfg,
 	ports_discard(&plan->ports);
 	if (plan->rebind)
 		fs_socket_close_group(plan->new_fds, dev->n_workers);
-	peers_discard(dev, plan->ready, cfg->n_peers);
-	free(plan->ready);
-	fs_noise_identity_free(plan->identity);
+	plan_free(dev, cfg, plan);
+}
+
+/* The device's spreading settings are published again when a key of them is given. */
+static bool spread_changes(const struct fs_device *dev, const struct fs_config *cfg)
+{
+	return cfg->has_spread_prefixes || cfg->has_spread_mode || cfg->has_spread_pairs ||
+	       cfg->has_spread_ports || !dev->spread;
 }
 
 /* Everything that can fail, in the order it is undone backwards. */
@@ -1182,13 +1355,21 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 		if (!fs_noise_identity_set_private(plan->identity, cfg->private_key))
 			return fs_fail(err, errlen, "private_key: its public key is degenerate"), -EINVAL;
 	}
-	plan->ready = cfg->n_peers ? calloc(cfg->n_peers, sizeof(*plan->ready)) : NULL;
-	if (cfg->n_peers && !plan->ready)
+	plan->peers = cfg->n_peers ? calloc(cfg->n_peers, sizeof(*plan->peers)) : NULL;
+	if (cfg->n_peers && !plan->peers)
 		return fs_fail(err, errlen, "out of memory for %zu peers", cfg->n_peers), -ENOMEM;
-	ret = peers_prepare(dev, cfg, plan->identity ? plan->identity : dev->identity, plan->ready,
-			    err, errlen);
+	ret = peers_prepare(dev, cfg, plan->refs, plan->identity ? plan->identity : dev->identity,
+			    plan->peers, err, errlen);
 	if (ret)
 		return ret;
+	ret = limits_prepare(dev, cfg, &plan->limits, &plan->n_limits, err, errlen);
+	if (ret)
+		return ret;
+	if (spread_changes(dev, cfg)) {
+		plan->spread = fs_spread_settings_alloc();
+		if (!plan->spread)
+			return fs_fail(err, errlen, "out of memory for the spreading settings"), -ENOMEM;
+	}
 
 	/* A new port (or back to a random one) needs new sockets. */
 	if (cfg->has_listen_port && dev->running && cfg->listen_port != dev->listen_port &&
@@ -1226,10 +1407,14 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 /*
  * A set is applied whole or not at all: apply_prepare acquires everything
  * that can fail (the new peers with their key material and endpoint
- * tables, the allowed IPs they insert, sockets, guards, the mark) and on
- * any failure apply_abort gives it all back, so the device is as it was.
- * What is left to commit does not fail for want of memory, but for the
- * small tables of peers whose endpoints or spread settings change.
+ * tables, a new endpoint table for each peer whose endpoint settings or
+ * endpoint_limit change and new spread settings for each whose spread
+ * settings change, the allowed IPs they insert, sockets, guards, the
+ * mark) and on any failure apply_abort gives it all back, so the device
+ * is as it was. The commit under dev->lock cannot fail: it fills what
+ * prepare allocated (an endpoint table from the peer's table as it is
+ * then) and swaps it in. What can still fail after it is restarting the
+ * workers after a port change.
  */
 int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
 {
@@ -1238,14 +1423,16 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 	uint8_t own[WG_KEY_LEN];
 	bool restart, has_own;
 	uint64_t now = fs_clock_now();
-	int ret;
+	int ret = 0;
 
 	err[0] = '\0';
+	plan.refs = keys_sort(cfg);
+	if (!plan.refs)
+		return fs_fail(err, errlen, "out of memory for %zu peers", cfg->n_peers), -ENOMEM;
 	spread_view(&view, dev, cfg);
-	ret = check_spreading(dev, cfg, &view, err, errlen);
-	if (ret)
-		return ret;
-	ret = apply_prepare(dev, cfg, &view, &plan, err, errlen);
+	ret = check_spreading(dev, cfg, plan.refs, &view, err, errlen);
+	if (!ret)
+		ret = apply_prepare(dev, cfg, &view, &plan, err, errlen);
 	if (ret) {
 		apply_abort(dev, cfg, &plan);
 		return ret;
@@ -1271,7 +1458,8 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		set_private_key(dev, cfg->private_key);	/* checked in apply_prepare */
 	if (cfg->has_fwmark)
 		dev->fwmark = cfg->fwmark;
-	apply_extensions(dev, cfg);
+	apply_extensions(dev, cfg, plan.limits, plan.n_limits, plan.spread, now);
+	plan.spread = NULL;
 	if (cfg->replace_peers) {
 		struct fs_peer *peer, *tmp;
 
@@ -1279,14 +1467,9 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 			fs_peer_remove(peer);
 	}
 	has_own = own_key_after(dev, cfg, own);
-	for (size_t i = 0; i < cfg->n_peers && !ret; ++i)
-		ret = apply_peer(dev, cfg, &cfg->peers[i], &plan.ready[i], has_own ? own : NULL,
-				 now);
-	if (ret)
-		snprintf(err, errlen, "applying the configuration: %s", strerror(-ret));
-	peers_discard(dev, plan.ready, cfg->n_peers);	/* none, unless a peer failed */
-	free(plan.ready);
-	fs_noise_identity_free(plan.identity);
+	for (size_t i = 0; i < cfg->n_peers; ++i)
+		apply_peer(dev, &cfg->peers[i], &plan.peers[i], has_own ? own : NULL, now);
+	plan_free(dev, cfg, &plan);	/* the spare allowed-IPs nodes, the plan's arrays */
 	pthread_mutex_unlock(&dev->lock);
 	if (restart) {
 		int started;
@@ -1294,7 +1477,7 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		sync_freebind(dev);
 		started = start_workers(dev);
 
-		if (started && !ret) {
+		if (started) {
 			snprintf(err, errlen, "restarting the workers: %s", strerror(-started));
 			ret = started;
 		}

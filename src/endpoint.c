@@ -18,6 +18,7 @@
 #include <string.h>
 #include "clock.h"
 #include "endpoint.h"
+#include "failpoint.h"
 
 #define NEW_COST (FS_NSEC_PER_SEC / FS_ENDPOINT_NEW_PER_SECOND)
 #define NEW_MAX (NEW_COST * FS_ENDPOINT_NEW_BURST)
@@ -164,54 +165,71 @@ static size_t unique_prefixes(const struct fs_endpoints_config *c,
 	return n;
 }
 
-/* A table laid out for config, all entries empty, nothing learned. */
-static struct fs_endpoints *table_alloc(const struct fs_endpoints_config *config, uint64_t now)
+/*
+ * What a table for config holds: its configured addresses and prefixes
+ * without duplicates (their numbers in *n_cfg, *n_pfx). False (errno
+ * EINVAL) for a config fs_endpoints_new refuses.
+ */
+static bool table_shape(const struct fs_endpoints_config *config,
+			union fs_sockaddr addrs[1 + FS_MAX_ENDPOINT_ALT],
+			struct fs_prefix pfx[FS_MAX_PREFIXES], size_t *n_cfg, size_t *n_pfx)
+{
+	if (!config_valid(config)) {
+		errno = EINVAL;
+		return false;
+	}
+	*n_cfg = configured_addresses(config, addrs);
+	*n_pfx = unique_prefixes(config, pfx);
+	return true;
+}
+
+struct fs_endpoints *fs_endpoints_alloc(const struct fs_endpoints_config *config)
 {
 	union fs_sockaddr addrs[1 + FS_MAX_ENDPOINT_ALT];
 	struct fs_prefix pfx[FS_MAX_PREFIXES];
 	size_t n_cfg, n_pfx;
 	struct fs_endpoints *t;
 
-	if (!config_valid(config)) {
-		errno = EINVAL;
+	if (!table_shape(config, addrs, pfx, &n_cfg, &n_pfx))
+		return NULL;
+	if (fs_failpoint_hit(FS_FAILPOINT_ENDPOINTS)) {
+		errno = ENOMEM;
 		return NULL;
 	}
-	n_cfg = configured_addresses(config, addrs);
-	n_pfx = unique_prefixes(config, pfx);
 	t = calloc(1, fs_endpoints_memory_for(n_cfg, n_pfx, config->endpoint_limit));
 	if (!t)
 		return NULL;
-	t->credit = NEW_MAX;
-	t->credit_time = now;
-	t->pending = NONE;
-	t->current = NONE;
+	/* The shape only: fs_endpoints_fill lays the entries out. */
 	t->limit = config->endpoint_limit;
 	t->n_configured = (uint16_t)n_cfg;
 	t->n_prefixes = (uint16_t)n_pfx;
 	t->n_entries = (uint16_t)(n_cfg + n_pfx + config->endpoint_limit + 1);
+	t->pending = t->current = NONE;
+	return t;
+}
+
+/* Lays t (of its shape) out for config, all entries empty, nothing learned. */
+static void table_init(struct fs_endpoints *t, const struct fs_endpoints_config *config,
+		       const union fs_sockaddr *addrs, const struct fs_prefix *pfx, uint64_t now)
+{
+	t->credit = NEW_MAX;
+	t->credit_time = now;
+	t->pending_sent = 0;
+	t->pending = NONE;
+	t->current = NONE;
 	for (int i = 0; i < t->n_entries; ++i)
 		clear_entry(&t->entry[i], FS_ENDPOINT_LEARNED);
-	for (size_t i = 0; i < n_cfg; ++i) {
+	for (int i = 0; i < t->n_configured; ++i) {
 		t->entry[i].origin = i == 0 && config->has_endpoint ? FS_ENDPOINT_CONFIGURED
 								  : FS_ENDPOINT_ALT;
 		t->entry[i].addr = addrs[i];
 	}
-	for (size_t i = 0; i < n_pfx; ++i) {
-		t->entry[first_prefix(t) + (int)i].origin = FS_ENDPOINT_PREFIX;
+	for (int i = 0; i < t->n_prefixes; ++i) {
+		t->entry[first_prefix(t) + i].origin = FS_ENDPOINT_PREFIX;
 		prefixes(t)[i] = pfx[i];
 	}
 	t->entry[roaming(t)].origin = FS_ENDPOINT_ROAMING;
-	t->count_max = (uint16_t)n_cfg;
-	return t;
-}
-
-struct fs_endpoints *fs_endpoints_new(const struct fs_endpoints_config *config, uint64_t now)
-{
-	struct fs_endpoints *t = table_alloc(config, now);
-
-	if (t && config->has_endpoint)
-		t->current = 0;
-	return t;
+	t->count_max = t->n_configured;
 }
 
 /* --- carrying an old table over ------------------------------------------ */
@@ -351,17 +369,12 @@ static void carry_learned(struct carry *c)
 	}
 }
 
-struct fs_endpoints *fs_endpoints_reconfigure(const struct fs_endpoints *old,
-					      const struct fs_endpoints_config *config, uint64_t now)
+/* What old knew, into t (laid out for config). */
+static void carry(struct fs_endpoints *t, const struct fs_endpoints *old,
+		  const struct fs_endpoints_config *config)
 {
 	struct carry c;
-	struct fs_endpoints *t;
 
-	if (!old)
-		return fs_endpoints_new(config, now);
-	t = table_alloc(config, now);
-	if (!t)
-		return NULL;
 	c.old = old;
 	c.t = t;
 	for (int i = 0; i < FS_ENDPOINT_MAX_ENTRIES; ++i)
@@ -381,6 +394,45 @@ struct fs_endpoints *fs_endpoints_reconfigure(const struct fs_endpoints *old,
 	if (config->has_endpoint && (config->use_endpoint || t->current == NONE))
 		t->current = 0;
 	t->count_max = (uint16_t)fs_endpoints_count(t);
+}
+
+bool fs_endpoints_fill(struct fs_endpoints *t, const struct fs_endpoints *old,
+		       const struct fs_endpoints_config *config, uint64_t now)
+{
+	union fs_sockaddr addrs[1 + FS_MAX_ENDPOINT_ALT];
+	struct fs_prefix pfx[FS_MAX_PREFIXES];
+	size_t n_cfg, n_pfx;
+
+	if (!table_shape(config, addrs, pfx, &n_cfg, &n_pfx))
+		return false;
+	if (n_cfg != t->n_configured || n_pfx != t->n_prefixes || config->endpoint_limit != t->limit) {
+		errno = EINVAL;
+		return false;
+	}
+	table_init(t, config, addrs, pfx, now);
+	if (!old) {
+		if (config->has_endpoint)
+			t->current = 0;
+		return true;
+	}
+	carry(t, old, config);
+	return true;
+}
+
+struct fs_endpoints *fs_endpoints_new(const struct fs_endpoints_config *config, uint64_t now)
+{
+	return fs_endpoints_reconfigure(NULL, config, now);
+}
+
+struct fs_endpoints *fs_endpoints_reconfigure(const struct fs_endpoints *old,
+					      const struct fs_endpoints_config *config, uint64_t now)
+{
+	struct fs_endpoints *t = fs_endpoints_alloc(config);
+
+	if (t && !fs_endpoints_fill(t, old, config, now)) {
+		free(t);
+		t = NULL;
+	}
 	return t;
 }
 

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "device.h"
 #include "endpoint.h"
+#include "failpoint.h"
 #include "flowkey.h"
 #include "spread.h"
 #include "log.h"
@@ -29,9 +30,6 @@ struct fs_peer *fs_device_lookup_peer(struct fs_device *dev, const uint8_t publi
 	return peer;
 }
 
-static int rebuild_endpoints(struct fs_peer *peer, bool use_endpoint, uint32_t limit,
-			     uint64_t now);
-
 /*
  * A peer with everything it needs allocated, in no table yet: nothing
  * reads it until fs_peer_link. Its static-static secret is computed with
@@ -39,7 +37,8 @@ static int rebuild_endpoints(struct fs_peer *peer, bool use_endpoint, uint32_t l
  * points it at the device's). Needs no lock. NULL with errno set on failure.
  */
 struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN],
-			    const struct fs_noise_identity *identity, uint32_t endpoint_limit)
+			    const struct fs_noise_identity *identity,
+			    const struct fs_endpoints_config *endpoints)
 {
 	struct fs_peer *peer = calloc(1, sizeof(*peer));
 
@@ -49,7 +48,8 @@ struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_K
 	if (!peer->noise)
 		goto err_noise;
 	peer->device = dev;
-	if (rebuild_endpoints(peer, false, endpoint_limit, fs_clock_now()))
+	peer->endpoints = fs_endpoints_new(endpoints, fs_clock_now());
+	if (!peer->endpoints)
 		goto err_endpoints;
 	pthread_mutex_init(&peer->staged_lock, NULL);
 	pthread_mutex_init(&peer->endpoints_lock, NULL);
@@ -104,7 +104,12 @@ static void peer_hash_grow(struct fs_device *dev)
 	dev->peer_hash_bits = bits;
 }
 
-/* With dev->lock held: the peer joins the device. Cannot fail. */
+static void publish_current(struct fs_peer *peer);
+
+/*
+ * With dev->lock held: the peer joins the device, its endpoint (if its
+ * table has one) published. Cannot fail.
+ */
 void fs_peer_link(struct fs_peer *peer)
 {
 	struct fs_device *dev = peer->device;
@@ -117,6 +122,9 @@ void fs_peer_link(struct fs_peer *peer)
 	peer->serial = ++dev->next_peer_serial;
 	fs_peer_update_role(peer);
 	fs_timers_init(peer);
+	pthread_mutex_lock(&peer->endpoints_lock);
+	publish_current(peer);
+	pthread_mutex_unlock(&peer->endpoints_lock);
 	cds_list_add_tail(&peer->list, &dev->peers);
 	peer->hash_next = dev->peer_hash[h];
 	dev->peer_hash[h] = peer;
@@ -126,13 +134,14 @@ void fs_peer_link(struct fs_peer *peer)
 /* Called with dev->lock held. */
 struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN])
 {
+	struct fs_endpoints_config endpoints = { .endpoint_limit = dev->endpoint_limit };
 	struct fs_peer *peer;
 
 	if (dev->n_peers >= WG_MAX_PEERS_PER_DEVICE) {
 		errno = ENOSPC;
 		return NULL;
 	}
-	peer = fs_peer_new(dev, public_key, dev->identity, dev->endpoint_limit);
+	peer = fs_peer_new(dev, public_key, dev->identity, &endpoints);
 	if (peer)
 		fs_peer_link(peer);
 	return peer;
@@ -418,44 +427,51 @@ void fs_peer_handshake_timeout(struct fs_peer *peer, uint64_t now)
 	pthread_mutex_unlock(&peer->endpoints_lock);
 }
 
-/* The peer's endpoint table rebuilt from its configuration, with limit learned slots. */
-static int rebuild_endpoints(struct fs_peer *peer, bool use_endpoint, uint32_t limit,
-			     uint64_t now)
+void fs_peer_endpoints_config(const struct fs_peer *peer, struct fs_endpoints_config *config,
+			      uint32_t limit)
 {
-	struct fs_endpoints_config config = {
-		.has_endpoint = peer->has_configured_endpoint,
-		.endpoint = peer->configured_endpoint,
-		.use_endpoint = use_endpoint,
-		.n_endpoint_alt = peer->n_endpoint_alt,
-		.n_spread_prefixes = peer->n_spread_prefixes,
-		.endpoint_limit = limit,
-	};
-	struct fs_endpoints *table, *old;
+	memset(config, 0, sizeof(*config));
+	config->has_endpoint = peer->has_configured_endpoint;
+	config->endpoint = peer->configured_endpoint;
+	config->n_endpoint_alt = peer->n_endpoint_alt;
+	memcpy(config->endpoint_alt, peer->endpoint_alt, sizeof(config->endpoint_alt));
+	config->n_spread_prefixes = peer->n_spread_prefixes;
+	memcpy(config->spread_prefixes, peer->spread_prefixes, sizeof(config->spread_prefixes));
+	config->endpoint_limit = limit;
+}
 
-	memcpy(config.endpoint_alt, peer->endpoint_alt, sizeof(config.endpoint_alt));
-	memcpy(config.spread_prefixes, peer->spread_prefixes, sizeof(config.spread_prefixes));
-	if (!peer->endpoints) {
-		peer->endpoints = fs_endpoints_new(&config, now);
-		return peer->endpoints ? 0 : -errno;
-	}
+/*
+ * Control thread, dev->lock held. The table is filled from the peer's
+ * table as it is now (the workers may have learned sources since the
+ * request was prepared), under the table's lock, and takes its place.
+ */
+void fs_peer_replace_endpoints(struct fs_peer *peer, struct fs_endpoints *table,
+			       bool use_endpoint, uint64_t now)
+{
+	struct fs_endpoints_config config;
+	struct fs_endpoints *old;
+	char name[64];
+	bool filled;
+
+	fs_peer_endpoints_config(peer, &config, peer->device->endpoint_limit);
+	config.use_endpoint = use_endpoint;
 	pthread_mutex_lock(&peer->endpoints_lock);
 	old = peer->endpoints;
-	table = fs_endpoints_reconfigure(old, &config, now);
-	if (table) {
+	filled = fs_endpoints_fill(table, old, &config, now);
+	if (filled) {
 		peer->endpoints = table;
 		publish_current(peer);
 	}
 	pthread_mutex_unlock(&peer->endpoints_lock);
-	if (!table)
-		return -errno;
-	fs_endpoints_free(old);
-	return 0;
-}
-
-/* Control thread, dev->lock held. */
-int fs_peer_reconfigure_endpoints(struct fs_peer *peer, bool use_endpoint, uint64_t now)
-{
-	return rebuild_endpoints(peer, use_endpoint, peer->device->endpoint_limit, now);
+	if (filled) {
+		fs_endpoints_free(old);
+		return;
+	}
+	/* A table prepared for another configuration: a bug, but the old one still works. */
+	fs_peer_log_name(peer, name, sizeof(name));
+	fs_log_error("%s: endpoint table prepared for another configuration: kept the old one",
+		     name);
+	fs_endpoints_free(table);
 }
 
 void fs_peer_clear_endpoint_src(struct fs_peer *peer)
@@ -540,13 +556,19 @@ void fs_peer_session_began(struct fs_peer *peer)
 	derive_spread_key(peer->noise->current);
 }
 
-struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefixes, size_t n,
-						  bool has_ports, const struct fs_port_range *ports)
+struct fs_spread_settings *fs_spread_settings_alloc(void)
 {
-	struct fs_spread_settings *s = calloc(1, sizeof(*s));
-
-	if (!s)
+	if (fs_failpoint_hit(FS_FAILPOINT_SPREAD)) {
+		errno = ENOMEM;
 		return NULL;
+	}
+	return calloc(1, sizeof(struct fs_spread_settings));
+}
+
+void fs_spread_settings_fill(struct fs_spread_settings *s, const struct fs_prefix *prefixes,
+			     size_t n, bool has_ports, const struct fs_port_range *ports)
+{
+	memset(s, 0, sizeof(*s));
 	s->mode = FS_SPREAD_OFF;
 	for (size_t i = 0; i < n && i < FS_MAX_PREFIXES; ++i) {
 		if (prefixes[i].family == AF_INET6)
@@ -557,7 +579,6 @@ struct fs_spread_settings *fs_spread_settings_new(const struct fs_prefix *prefix
 	s->has_ports = has_ports;
 	if (has_ports)
 		s->ports = *ports;
-	return s;
 }
 
 static void spread_settings_free_rcu(struct rcu_head *head)
@@ -574,18 +595,16 @@ void fs_spread_settings_publish(struct fs_spread_settings **slot, struct fs_spre
 		urcu_memb_call_rcu(&old->rcu, spread_settings_free_rcu);
 }
 
-int fs_peer_publish_spread(struct fs_peer *peer)
+void fs_peer_publish_spread(struct fs_peer *peer, struct fs_spread_settings *s)
 {
-	struct fs_spread_settings *s = NULL;
-
-	if (peer->n_spread_prefixes || peer->has_spread_ports) {
-		s = fs_spread_settings_new(peer->spread_prefixes, peer->n_spread_prefixes,
-					   peer->has_spread_ports, &peer->spread_ports);
-		if (!s)
-			return -ENOMEM;
+	if (!peer->n_spread_prefixes && !peer->has_spread_ports) {
+		free(s);	/* never published */
+		s = NULL;
+	} else {
+		fs_spread_settings_fill(s, peer->spread_prefixes, peer->n_spread_prefixes,
+					peer->has_spread_ports, &peer->spread_ports);
 	}
 	fs_spread_settings_publish(&peer->remote_spread, s);
-	return 0;
 }
 
 /* Whether "seen" (an atomic receive time) lies within the trust window before now. */

@@ -77,7 +77,7 @@ no_icmp_errors "$a" "$b"
 captured()
 {
 	capture_flows "$1" "$a" \
-		'ip6 and udp and (ip6[4:2] = 136 or (ip6[4:2] >= 168 and ip6[4:2] <= 280))' \
+		'ip6 and udp and ip6[48] = 4 and ip6[4:2] > 40' \
 		198.51.100.1 198.51.100.2 9000 "$flows" "$rounds"
 	check "$1"
 }

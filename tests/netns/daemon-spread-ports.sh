@@ -97,7 +97,7 @@ refused()
 captured()
 {
 	capture_flows "$1" "$a" \
-		'ip and udp and (udp[4:2] = 136 or (udp[4:2] >= 168 and udp[4:2] <= 280))' \
+		'ip and udp and udp[8] = 4 and udp[4:2] > 40' \
 		198.51.100.1 198.51.100.2 9000 "$flows" "$rounds"
 	check "$1"
 }

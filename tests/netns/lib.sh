@@ -486,8 +486,10 @@ kernel_drops()
 
 # capture_start NAME NS FILTER / capture_stop NAME [MIN]: tcpdump on veth0
 # in NS, the packets FILTER (pcap-filter) lets through; capture_stop waits
-# (30 s at most) until the capture holds MIN packets, if given, then leaves
-# tcpdump's text in $fs_tmp/NAME.txt. One capture at a time.
+# (30 s at most) until the capture holds MIN WireGuard messages, if given,
+# then leaves them in $fs_tmp/NAME.txt, one line per message as tcpdump
+# prints a datagram (wg_messages), and tcpdump's own text in NAME.raw.txt.
+# One capture at a time.
 capture_start()
 {
 	ip netns exec "$2" tcpdump -n -U --immediate-mode -i veth0 -w "$fs_tmp/$1.pcap" "$3" \
@@ -501,31 +503,99 @@ capture_stop()
 	# A packet that crossed veth0 may still wait in tcpdump's buffer, the
 	# longer the busier the machine: wait for what must be there.
 	[[ -z ${2:-} ]] || until_true 30 capture_holds "$1" "$2" ||
-		say "capture $1: fewer than $2 packets after 30 s" >&2
+		say "capture $1: fewer than $2 messages after 30 s" >&2
 	sleep 0.3
 	kill -INT "$fs_capture_pid"
 	reap "$fs_capture_pid"
-	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.txt"
+	tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null >"$fs_tmp/$1.raw.txt"
+	wg_messages "$fs_tmp/$1.pcap" >"$fs_tmp/$1.txt" || fail "cannot read the capture $1"
 	chat "$(cat "$fs_tmp/$1.txt")"
 }
 
-# capture_holds NAME MIN: the capture file of NAME holds MIN packets.
+# capture_holds NAME MIN: the capture file of NAME holds MIN messages.
 capture_holds()
 {
-	(($(tcpdump -n -r "$fs_tmp/$1.pcap" 2>/dev/null | wc -l) >= $2))
+	(($(wg_messages "$fs_tmp/$1.pcap" | wc -l) >= $2))
+}
+
+# wg_messages PCAP: the UDP datagrams of PCAP (Ethernet, as tcpdump -w
+# writes it on a veth) as tcpdump -n prints them ("TIME IP SRC.PORT >
+# DST.PORT: UDP, length N"), except that a UDP GSO send the veth carried
+# unsegmented (one packet holding k data messages of one keypair, the
+# last maybe shorter: tcpdump would print their sum, which may equal the
+# length of another message) is one line per message. The segments are
+# found by their headers: type 4, the same receiver index, counters one
+# apart. Other packets: "TIME other". A record cut short at the end (the
+# capture still being written) is left out.
+wg_messages()
+{
+	python3 - "$1" <<-'PY'
+	import ipaddress, struct, sys, time
+	data = open(sys.argv[1], 'rb').read()
+	if len(data) < 24:
+	    sys.exit(0)
+	endian = '<' if data[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+	nano = data[:4] in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d')
+	def stamp(sec, frac):
+	    return time.strftime('%H:%M:%S', time.localtime(sec)) + '.%06d' % (frac // 1000 if nano else frac)
+	def data_header(msg):
+	    if len(msg) < 16 or msg[:4] != b'\x04\x00\x00\x00':
+	        return None
+	    return msg[4:8], struct.unpack('<Q', msg[8:16])[0]
+	def segments(payload):
+	    first = data_header(payload)
+	    if first is None or len(payload) <= 32:
+	        return [len(payload)]
+	    for size in range(32, len(payload), 16):
+	        if data_header(payload[size:]) == (first[0], first[1] + 1):
+	            break
+	    else:
+	        return [len(payload)]
+	    offsets = range(0, len(payload), size)
+	    if any(data_header(payload[o:]) != (first[0], first[1] + k) for k, o in enumerate(offsets)):
+	        return [len(payload)]
+	    return [min(size, len(payload) - o) for o in offsets]
+	off = 24
+	while off + 16 <= len(data):
+	    sec, frac, caplen, _ = struct.unpack(endian + 'IIII', data[off:off + 16])
+	    pkt = data[off + 16:off + 16 + caplen]
+	    if len(pkt) < caplen:
+	        break
+	    off += 16 + caplen
+	    when = stamp(sec, frac)
+	    ethertype = pkt[12:14]
+	    if ethertype == b'\x08\x00' and len(pkt) >= 34 and pkt[23] == 17:
+	        ihl = (pkt[14] & 15) * 4
+	        family, src, dst, udp = 'IP', pkt[26:30], pkt[30:34], pkt[14 + ihl:]
+	    elif ethertype == b'\x86\xdd' and len(pkt) >= 54 and pkt[20] == 17:
+	        family, src, dst, udp = 'IP6', pkt[22:38], pkt[38:54], pkt[54:]
+	    else:
+	        print(when, 'other')
+	        continue
+	    if len(udp) < 8:
+	        print(when, 'other')
+	        continue
+	    sport, dport, ulen = struct.unpack('>HHH', udp[:6])
+	    payload = udp[8:ulen] if 8 <= ulen <= len(udp) else udp[8:]
+	    for length in segments(payload):
+	        print('%s %s %s.%d > %s.%d: UDP, length %d' % (when, family, ipaddress.ip_address(src),
+	              sport, ipaddress.ip_address(dst), dport, length))
+	PY
 }
 
 # capture_flows NAME NS FILTER SRC DST PORT FLOWS ROUNDS: captures as NAME
 # (capture_start NS FILTER) 3 pings from NS to DST, one warm-up round of
 # udp_flows NS SRC DST PORT FLOWS, then ROUNDS more: every datagram came
-# back, so the capture waits for all of them, both ways.
+# back, so the capture waits for all of their data messages, both ways
+# (FILTER lets through data messages longer than a keepalive, of any
+# length: a GSO send of several is one packet on the veth).
 capture_flows()
 {
 	capture_start "$1" "$2" "$3"
 	ping_all "$2" "$5" 3
 	udp_flows "$2" "$4" "$5" "$6" "$7" 1
 	udp_flows "$2" "$4" "$5" "$6" "$7" "$8"
-	capture_stop "$1" $((2 * $7 * ($8 + 1)))
+	capture_stop "$1" $((2 * 3 + 2 * $7 * ($8 + 1)))
 }
 
 # capture_check NAME FLOWS PER_FLOW [ARG...] <<PYTHON: runs the python3
@@ -533,9 +603,10 @@ capture_flows()
 # with PER_FLOW data messages each way per flow, with these defined:
 #   step (NAME), flows, per_flow, args (ARG...);
 #   fail(MSG): prints "FAIL: NAME: MSG" and exits 1;
-#   datagrams(FAMILY): what tcpdump printed as FAMILY ('IP' or 'IP6'),
-#     [(flow, src, sport, dst, dport, line)], flow 'ping' for 128 bytes
-#     (a default ping), else i for 160 + 16 i (strings; ports int);
+#   datagrams(FAMILY): the data messages of the capture (wg_messages) as
+#     FAMILY ('IP' or 'IP6'), [(flow, src, sport, dst, dport, line)], flow
+#     'ping' for 128 bytes (a default ping), i for 160 + 16 i (i below
+#     FLOWS); other lengths are left out (strings; ports int);
 #   flow_pairs(msgs): from msgs {'ab': A->B, 'ba': B->A, each
 #     [(flow, x, y)]}, the one (x, y) of each flow per way, {flow: (x, y)}
 #     for 'ab' and for 'ba', printed; fails unless every flow has PER_FLOW
@@ -569,7 +640,12 @@ capture_check()
 	        src, sport = t[2].rsplit('.', 1)
 	        dst, dport = t[4].rstrip(':').rsplit('.', 1)
 	        length = int(t[-1])
-	        flow = 'ping' if length == 128 else (length - 160) // 16
+	        if length == 128:
+	            flow = 'ping'
+	        elif 160 <= length < 160 + 16 * flows and length % 16 == 0:
+	            flow = (length - 160) // 16
+	        else:
+	            continue	# not a ping's or a flow's data message
 	        got.append((flow, src, int(sport), dst, int(dport), line.strip()))
 	    return got
 	def flow_pairs(msgs):

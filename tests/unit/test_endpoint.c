@@ -955,6 +955,69 @@ Test(endpoint, reconfigure_keeps_the_pending_handshake)
 	fs_endpoints_free(t);
 }
 
+/*
+ * Allocated first, filled later: what the old table learned in between is
+ * carried, exactly as fs_endpoints_reconfigure would carry it then.
+ */
+Test(endpoint, fill_carries_what_was_learned_after_alloc)
+{
+	static const char *const alts[] = { "203.0.113.9:1024", NULL };
+	static const char *const prefixes[] = { "198.51.100.0/24", NULL };
+	struct fs_endpoints_config c = config("[2001:db8::1]:51820", NULL, NULL, 8);
+	struct fs_endpoints *t = table_new(&c, T0), *u, *ref;
+	char filled[8192], reconfigured[8192];
+
+	learn(t, "203.0.113.1:1", T0 + 1 * SEC);
+	c = config("[2001:db8::1]:51820", alts, prefixes, 2);
+	u = fs_endpoints_alloc(&c);
+	cr_assert_not_null(u, "fs_endpoints_alloc: %s", strerror(errno));
+	cr_assert_eq(fs_endpoints_memory(u), fs_endpoints_memory_for(2, 1, 2));
+	/* Learned between alloc and fill. */
+	learn(t, "198.51.100.7:7", T0 + 2 * SEC);
+	learn(t, "203.0.113.2:2", T0 + 3 * SEC);
+	cr_assert(fs_endpoints_fill(u, t, &c, T0 + 4 * SEC));
+	ref = fs_endpoints_reconfigure(t, &c, T0 + 4 * SEC);
+	cr_assert_not_null(ref);
+	snapshot(u, T0 + 4 * SEC, filled, sizeof(filled));
+	snapshot(ref, T0 + 4 * SEC, reconfigured, sizeof(reconfigured));
+	cr_assert_str_eq(filled, reconfigured);
+	cr_assert_eq(find(u, "198.51.100.7:7"), 2);
+	assert_current(u, "203.0.113.2:2");
+	cr_assert_eq(fs_endpoints_count(u), 5);
+	fs_endpoints_free(ref);
+	fs_endpoints_free(u);
+	fs_endpoints_free(t);
+}
+
+/* A table is filled only for a configuration of the shape it was allocated for. */
+Test(endpoint, fill_refuses_another_shape)
+{
+	static const char *const alts[] = { "203.0.113.9:1024", NULL };
+	static const char *const same_alt[] = { "[2001:db8::1]:51820", NULL };
+	struct fs_endpoints_config c = config("[2001:db8::1]:51820", NULL, NULL, 8);
+	struct fs_endpoints_config other = config("[2001:db8::1]:51820", alts, NULL, 8);
+	struct fs_endpoints *t = table_new(&c, T0), *u = fs_endpoints_alloc(&c);
+	char before[8192], after[8192];
+
+	cr_assert_not_null(u);
+	learn(t, "203.0.113.1:1", T0 + 1 * SEC);
+	snapshot(t, T0 + 2 * SEC, before, sizeof(before));
+	errno = 0;
+	cr_assert_not(fs_endpoints_fill(u, t, &other, T0 + 2 * SEC), "another alt count");
+	cr_assert_eq(errno, EINVAL);
+	other = c;
+	other.endpoint_limit = 7;
+	cr_assert_not(fs_endpoints_fill(u, t, &other, T0 + 2 * SEC), "another limit");
+	/* An alt equal to the endpoint is skipped: the same shape. */
+	other = config("[2001:db8::1]:51820", same_alt, NULL, 8);
+	cr_assert(fs_endpoints_fill(u, t, &other, T0 + 2 * SEC));
+	snapshot(t, T0 + 2 * SEC, after, sizeof(after));
+	cr_assert_str_eq(after, before, "the old table changed");
+	assert_current(u, "203.0.113.1:1");
+	fs_endpoints_free(u);
+	fs_endpoints_free(t);
+}
+
 /* --- export -------------------------------------------------------------------------- */
 
 Test(endpoint, endpoint_state_lines_exact)
