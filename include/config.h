@@ -121,6 +121,15 @@ struct fs_config {
  * without '=') or -ENOMEM. On error *cfg is left empty.
  */
 int fs_config_parse(struct fs_config *cfg, const char *text, size_t len, char *err, size_t errlen);
+/*
+ * The same, calling yield(ctx) after every FS_CONFIG_YIELD_PEERS peer
+ * blocks: the daemon's control thread answers queued handshakes while it
+ * parses a long request (a second at 10^5 peers). Parsing touches nothing
+ * but *cfg, so yield may do anything that leaves cfg alone.
+ */
+enum { FS_CONFIG_YIELD_PEERS = 256 };
+int fs_config_parse_yielding(struct fs_config *cfg, const char *text, size_t len, char *err,
+			     size_t errlen, void (*yield)(void *ctx), void *ctx);
 
 /* Wipes the keys it holds and frees everything; *cfg is empty afterwards. */
 void fs_config_free(struct fs_config *cfg);

@@ -51,6 +51,7 @@ enum {
 	FS_HANDSHAKE_QUEUE_LEN = WG_MAX_QUEUED_INCOMING_HANDSHAKES,
 	FS_MAX_WORKERS = 64,
 	FS_STALE_SOURCES = 8,
+	FS_YIELD_PEERS = FS_CONFIG_YIELD_PEERS,	/* a long UAPI operation lets handshakes through this often */
 };
 
 enum fs_timer {
@@ -302,6 +303,12 @@ void fs_device_process_handshakes(struct fs_device *dev);
 bool fs_device_queue_handshake(struct fs_device *dev, const struct fs_handshake_item *item);
 void fs_device_report_stale_source(struct fs_device *dev, const struct fs_endpoint *endpoint);
 void fs_device_process_stale_sources(struct fs_device *dev);
+/*
+ * Control thread, without dev->lock, in a long UAPI operation (every
+ * FS_YIELD_PEERS peers): answers the queued handshakes and stale-source
+ * reports. It adds or removes no peer and changes no configuration.
+ */
+void fs_device_yield(struct fs_device *dev);
 
 /* peer.c */
 /*

@@ -35,6 +35,9 @@ struct parser {
 	int error;			/* -errno for the current line when a handler fails */
 	char msg[FS_ERRLEN];		/* what the handler found wrong */
 	char line[LINE_MAX_LEN + 1];	/* the current line, NUL-terminated; wiped at the end */
+	void (*yield)(void *ctx);	/* every FS_CONFIG_YIELD_PEERS peers, if set */
+	void *yield_ctx;
+	size_t yielded_at;		/* n_peers at the last yield */
 };
 
 struct key_handler {
@@ -705,6 +708,10 @@ static int parse_lines(struct parser *p, const char *text, size_t len, char *err
 			fail(err, errlen, "line %zu: %s", line_no, p->msg);
 			return p->error;
 		}
+		if (p->yield && p->cfg->n_peers - p->yielded_at >= FS_CONFIG_YIELD_PEERS) {
+			p->yielded_at = p->cfg->n_peers;
+			p->yield(p->yield_ctx);
+		}
 		pos = next;
 	}
 	return 0;
@@ -712,7 +719,13 @@ static int parse_lines(struct parser *p, const char *text, size_t len, char *err
 
 int fs_config_parse(struct fs_config *cfg, const char *text, size_t len, char *err, size_t errlen)
 {
-	struct parser p = { .cfg = cfg };
+	return fs_config_parse_yielding(cfg, text, len, err, errlen, NULL, NULL);
+}
+
+int fs_config_parse_yielding(struct fs_config *cfg, const char *text, size_t len, char *err,
+			     size_t errlen, void (*yield)(void *ctx), void *ctx)
+{
+	struct parser p = { .cfg = cfg, .yield = yield, .yield_ctx = ctx };
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));

@@ -229,6 +229,22 @@ void fs_device_process_handshakes(struct fs_device *dev)
 	fs_device_kick(dev);	/* more left: come back after the other events */
 }
 
+/*
+ * Control thread, without dev->lock: a long UAPI operation (a get, the
+ * prepare part of a set) calls this every FS_YIELD_PEERS peers, so that
+ * handshakes (and stale-source reports) queued meanwhile are answered
+ * part-way through instead of after it. It answers one batch, as the
+ * control loop does per kick, and costs a lock and a test when nothing
+ * is queued. Nothing it runs adds or removes a peer or changes the
+ * configuration: only the control thread does, and only in
+ * fs_device_apply's commit and fs_device_destroy, never from here.
+ */
+void fs_device_yield(struct fs_device *dev)
+{
+	fs_device_process_handshakes(dev);
+	fs_device_process_stale_sources(dev);
+}
+
 /* ---- stale source addresses -------------------------------------------------- */
 
 /*
@@ -1144,6 +1160,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 	uint32_t limit = cfg->has_endpoint_limit ? cfg->endpoint_limit : dev->endpoint_limit;
 	uint8_t own_key[WG_KEY_LEN];
 	const uint8_t *own = own_key_after(dev, cfg, own_key) ? own_key : NULL;
+	size_t made = 0;
 	int ret;
 
 	for (size_t g = 0; g < n;) {
@@ -1179,6 +1196,18 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			if (ret)
 				return ret;
 			final += !exists;
+			/*
+			 * A new peer costs a scalar multiplication: let queued
+			 * handshakes through now and then. They cannot undo
+			 * what was worked out so far: they add and remove no
+			 * peer (so "peer", "exists" and "final" stay true),
+			 * change no key (the identity the ready peers were made
+			 * with, "own"), no allowed IP, endpoint or spread
+			 * setting (check_spreading's verdict, "ec"), and cannot
+			 * reach what the plans hold, linked nowhere.
+			 */
+			if (!exists && ++made % FS_YIELD_PEERS == 0)
+				fs_device_yield(dev);
 			exists = true;
 			inserts += cp->n_allowed_ips;
 		}

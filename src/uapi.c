@@ -277,9 +277,19 @@ static void print_peer(struct buf *b, struct fs_peer *peer)
 	print_spread_sources(b, peer);
 }
 
+/*
+ * dev->lock held; every FS_YIELD_PEERS peers it is dropped for queued
+ * handshakes (fs_device_yield). The answer stays whole and consistent:
+ * only the control thread (this one) adds or removes peers or changes the
+ * configuration, in fs_device_apply and fs_device_destroy, which
+ * fs_device_yield never reaches; so the peer under the cursor stays
+ * linked and what was printed stays true. Counters and handshake times
+ * move meanwhile, as they do under the lock (workers update them without).
+ */
 static void print_device(struct buf *b, struct fs_device *dev)
 {
 	struct fs_peer *peer;
+	size_t printed = 0;
 
 	if (dev->identity->has_identity)
 		buf_key(b, "private_key", dev->identity->private_key);
@@ -301,8 +311,14 @@ static void print_device(struct buf *b, struct fs_device *dev)
 	if (dev->steer_qdisc_major)
 		buf_printf(b, "steer_qdisc=%x:\n", dev->steer_qdisc_major);
 
-	cds_list_for_each_entry(peer, &dev->peers, list)
+	cds_list_for_each_entry(peer, &dev->peers, list) {
 		print_peer(b, peer);
+		if (++printed % FS_YIELD_PEERS == 0) {
+			pthread_mutex_unlock(&dev->lock);
+			fs_device_yield(dev);
+			pthread_mutex_lock(&dev->lock);
+		}
+	}
 }
 
 char *fs_uapi_get(struct fs_device *dev, size_t *len)
@@ -402,6 +418,11 @@ static bool handle_get(struct fs_uapi_conn *conn, struct fs_device *dev)
 	return answer(conn, &b, -ENOMEM, NULL);
 }
 
+static void yield_device(void *dev)
+{
+	fs_device_yield(dev);
+}
+
 static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const char *body,
 		       size_t len)
 {
@@ -410,7 +431,8 @@ static bool handle_set(struct fs_uapi_conn *conn, struct fs_device *dev, const c
 	char err[FS_ERRLEN];
 	int ret;
 
-	ret = fs_config_parse(&cfg, body, len, err, sizeof(err));
+	/* Parsing 10^5 peers takes a second: queued handshakes go first, every 256. */
+	ret = fs_config_parse_yielding(&cfg, body, len, err, sizeof(err), yield_device, dev);
 	if (!ret) {
 		ret = fs_device_apply(dev, &cfg, err, sizeof(err));
 		fs_config_free(&cfg);
