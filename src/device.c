@@ -1209,11 +1209,11 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			 * A new peer costs a scalar multiplication: let queued
 			 * handshakes through now and then. They cannot undo
 			 * what was worked out so far: they add and remove no
-			 * peer (so "peer", "exists" and "final" stay true),
-			 * change no key (the identity the ready peers were made
-			 * with, "own"), no allowed IP, endpoint or spread
-			 * setting (check_spreading's verdict, "ec"), and cannot
-			 * reach what the plans hold, linked nowhere.
+			 * peer (so "peer", "named", "exists" and "final" stay
+			 * true), change no key (the identity the ready peers
+			 * were made with, "own"), no allowed IP, endpoint or
+			 * spread setting (check_spreading's verdict, "ec"), and
+			 * cannot reach what the plans hold, linked nowhere.
 			 */
 			if (!exists && ++made % FS_YIELD_PEERS == 0)
 				fs_device_yield(dev);
