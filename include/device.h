@@ -324,6 +324,22 @@ struct fs_peer *fs_peer_new(struct fs_device *dev, const uint8_t public_key[WG_K
 void fs_peer_link(struct fs_peer *peer);
 /* Frees a peer that fs_peer_new made and nothing linked. */
 void fs_peer_discard(struct fs_peer *peer);
+/*
+ * A set's peer table, sized in its prepare (no lock) for the n peers the
+ * device holds once it is applied: into *table 1 << *bits empty chains,
+ * the size fs_peer_link's doubling would reach, never fewer than now;
+ * *table NULL when the present table is big enough. 0, or -ENOMEM.
+ */
+int fs_peer_hash_alloc(const struct fs_device *dev, size_t n, struct fs_peer ***table,
+		       unsigned int *bits);
+/*
+ * Lock held: moves the device's peers into table (fs_peer_hash_alloc;
+ * NULL for none) without allocating, if it is bigger than the present
+ * one. Returns what the caller frees, after unlocking: the old table, or
+ * table itself when it was not taken.
+ */
+struct fs_peer **fs_peer_hash_install(struct fs_device *dev, struct fs_peer **table,
+				      unsigned int bits);
 struct fs_peer *fs_peer_create(struct fs_device *dev, const uint8_t public_key[WG_KEY_LEN]);
 void fs_peer_remove(struct fs_peer *peer);
 void fs_peer_get_endpoint(struct fs_peer *peer, struct fs_endpoint *out, bool *has);

@@ -14,6 +14,7 @@
 enum fs_failpoint {
 	FS_FAILPOINT_ENDPOINTS,		/* a peer's endpoint table (fs_endpoints_alloc) */
 	FS_FAILPOINT_SPREAD,		/* spread settings (fs_spread_settings_alloc) */
+	FS_FAILPOINT_PEER_HASH,		/* a set's peer table (fs_peer_hash_alloc) */
 };
 
 bool fs_failpoint(enum fs_failpoint what) __attribute__((weak));

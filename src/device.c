@@ -355,6 +355,7 @@ static bool is_own_key(const uint8_t key[WG_KEY_LEN], const uint8_t *own)
  * (peers_prepare), each NULL when it needs none.
  */
 struct peer_plan {
+	struct fs_peer *peer;			/* the peer its key names then, NULL for none */
 	struct fs_peer *ready;			/* the peer it creates */
 	struct fs_endpoints *endpoints;		/* the table its endpoint settings fill */
 	struct fs_spread_settings *spread;	/* for its spread_prefix and spread_ports */
@@ -367,7 +368,8 @@ struct peer_plan {
 static void apply_peer(struct fs_device *dev, const struct fs_config_peer *cp,
 		       struct peer_plan *pp, const uint8_t *own, uint64_t now)
 {
-	struct fs_peer *peer = fs_device_lookup_peer(dev, cp->public_key);
+	struct fs_peer *peer = pp->peer;	/* known since prepare: no lookup */
+
 	if (is_own_key(cp->public_key, own))
 		return;	/* ignored, as wireguard-go does */
 	if (cp->remove) {
@@ -1148,12 +1150,15 @@ fail:
 /*
  * Plays the request's peers (refs: keys_sort) in order, per public key:
  * plans[i] gets what request peer i will take in the commit
- * (peer_plan_prepare). The allowed IPs they will insert are reserved too.
- * On failure what was made stays in plans, for peers_discard.
+ * (peer_plan_prepare) and the peer its key names when it comes (the one
+ * found here, or the one an earlier request peer of the key creates).
+ * The allowed IPs they will insert are reserved too; *final gets how many
+ * peers the device will have. On failure what was made stays in plans,
+ * for peers_discard.
  */
 static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			 const struct key_ref *refs, const struct fs_noise_identity *identity,
-			 struct peer_plan *plans, char *err, size_t errlen)
+			 struct peer_plan *plans, size_t *final_out, char *err, size_t errlen)
 {
 	size_t n = cfg->n_peers, final = cfg->replace_peers ? 0 : dev->n_peers, inserts = 0;
 	/* New peers' tables take the limit the request leaves the device with. */
@@ -1167,6 +1172,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 		const struct fs_config_peer *first = &cfg->peers[refs[g].i];
 		struct fs_peer *peer = cfg->replace_peers ? NULL :
 				       fs_device_lookup_peer(dev, first->public_key);
+		struct fs_peer *named = peer;	/* the peer the key names, as the commit goes */
 		bool exists = peer, ours = is_own_key(first->public_key, own), has_ec = false;
 		struct fs_endpoints_config ec;	/* the peer's endpoint settings, once needed */
 		size_t end = g;
@@ -1176,6 +1182,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 		for (; g < end && !ours; ++g) {
 			const struct fs_config_peer *cp = &cfg->peers[refs[g].i];
 
+			plans[refs[g].i].peer = exists ? named : NULL;
 			if (cp->remove) {
 				final -= exists;
 				exists = false;
@@ -1195,16 +1202,18 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 						&plans[refs[g].i], err, errlen);
 			if (ret)
 				return ret;
+			if (!exists)
+				named = plans[refs[g].i].ready;
 			final += !exists;
 			/*
 			 * A new peer costs a scalar multiplication: let queued
 			 * handshakes through now and then. They cannot undo
 			 * what was worked out so far: they add and remove no
-			 * peer (so "peer", "exists" and "final" stay true),
-			 * change no key (the identity the ready peers were made
-			 * with, "own"), no allowed IP, endpoint or spread
-			 * setting (check_spreading's verdict, "ec"), and cannot
-			 * reach what the plans hold, linked nowhere.
+			 * peer (so "peer", "named", "exists" and "final" stay
+			 * true), change no key (the identity the ready peers
+			 * were made with, "own"), no allowed IP, endpoint or
+			 * spread setting (check_spreading's verdict, "ec"), and
+			 * cannot reach what the plans hold, linked nowhere.
 			 */
 			if (!exists && ++made % FS_YIELD_PEERS == 0)
 				fs_device_yield(dev);
@@ -1218,6 +1227,7 @@ static int peers_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			       WG_MAX_PEERS_PER_DEVICE), -ENOSPC;
 	if (fs_allowedips_reserve(dev->allowedips, inserts))
 		return fs_fail(err, errlen, "out of memory for %zu allowed IPs", inserts), -ENOMEM;
+	*final_out = final;
 	return 0;
 }
 
@@ -1282,6 +1292,8 @@ static void limits_discard(struct limit_table *limits, size_t n)
 struct apply_plan {
 	struct key_ref *refs;		/* the request's peers by key (keys_sort) */
 	struct peer_plan *peers;	/* per request peer: what its commit takes */
+	struct fs_peer **peer_hash;	/* the peer table for the final count, NULL if big enough */
+	unsigned int peer_hash_bits;
 	struct fs_noise_identity *identity;	/* a new private key's, for ready peers */
 	struct limit_table *limits;	/* a new endpoint_limit: the peers' new tables */
 	size_t n_limits;
@@ -1313,6 +1325,7 @@ static void plan_free(struct fs_device *dev, const struct fs_config *cfg,
 		      struct apply_plan *plan)
 {
 	free(plan->spread);	/* never published */
+	free(plan->peer_hash);	/* never installed */
 	limits_discard(plan->limits, plan->n_limits);
 	peers_discard(dev, plan->peers, cfg->n_peers);
 	free(plan->peers);
@@ -1346,6 +1359,7 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 			 char *err, size_t errlen)
 {
 	uint32_t fwmark = cfg->has_fwmark ? cfg->fwmark : dev->fwmark;
+	size_t final;
 	int ret;
 
 	if (cfg->has_private_key) {
@@ -1359,9 +1373,12 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 	if (cfg->n_peers && !plan->peers)
 		return fs_fail(err, errlen, "out of memory for %zu peers", cfg->n_peers), -ENOMEM;
 	ret = peers_prepare(dev, cfg, plan->refs, plan->identity ? plan->identity : dev->identity,
-			    plan->peers, err, errlen);
+			    plan->peers, &final, err, errlen);
 	if (ret)
 		return ret;
+	/* Sized once here: the commit only moves the peers in, without allocating. */
+	if (fs_peer_hash_alloc(dev, final, &plan->peer_hash, &plan->peer_hash_bits))
+		return fs_fail(err, errlen, "out of memory for a table of %zu peers", final), -ENOMEM;
 	ret = limits_prepare(dev, cfg, &plan->limits, &plan->n_limits, err, errlen);
 	if (ret)
 		return ret;
@@ -1419,6 +1436,7 @@ static int apply_prepare(struct fs_device *dev, const struct fs_config *cfg,
 int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, size_t errlen)
 {
 	struct apply_plan plan = { 0 };
+	struct fs_peer **old_hash;
 	struct spread_view view;
 	uint8_t own[WG_KEY_LEN];
 	bool restart, has_own;
@@ -1466,11 +1484,14 @@ int fs_device_apply(struct fs_device *dev, struct fs_config *cfg, char *err, siz
 		cds_list_for_each_entry_safe(peer, tmp, &dev->peers, list)
 			fs_peer_remove(peer);
 	}
+	old_hash = fs_peer_hash_install(dev, plan.peer_hash, plan.peer_hash_bits);
+	plan.peer_hash = NULL;
 	has_own = own_key_after(dev, cfg, own);
 	for (size_t i = 0; i < cfg->n_peers; ++i)
 		apply_peer(dev, &cfg->peers[i], &plan.peers[i], has_own ? own : NULL, now);
 	plan_free(dev, cfg, &plan);	/* the spare allowed-IPs nodes, the plan's arrays */
 	pthread_mutex_unlock(&dev->lock);
+	free(old_hash);		/* nothing reads it now */
 	if (restart) {
 		int started;
 

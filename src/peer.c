@@ -75,21 +75,11 @@ void fs_peer_discard(struct fs_peer *peer)
 	free(peer);
 }
 
-/*
- * Doubles the peer table once it holds as many peers as chains, so chains
- * stay short and a set of n peers costs O(n). Without memory the table
- * stays as it is: lookups merely take longer.
- */
-static void peer_hash_grow(struct fs_device *dev)
+/* Moves every peer of the device's table into table (1 << bits chains, empty). */
+static void peer_hash_rehash(struct fs_device *dev, struct fs_peer **table, unsigned int bits)
 {
-	unsigned int bits = dev->peer_hash_bits + 1;
-	struct fs_peer **table, *peer, *next;
+	struct fs_peer *peer, *next;
 
-	if (dev->n_peers < (1U << dev->peer_hash_bits) || bits > FS_PEER_HASH_BITS_MAX)
-		return;
-	table = calloc((size_t)1 << bits, sizeof(*table));
-	if (!table)
-		return;
 	for (size_t i = 0; i < (size_t)1 << dev->peer_hash_bits; ++i) {
 		for (peer = dev->peer_hash[i]; peer; peer = next) {
 			unsigned int h = hash_of(peer->noise->handshake.remote_static, bits);
@@ -99,9 +89,65 @@ static void peer_hash_grow(struct fs_device *dev)
 			table[h] = peer;
 		}
 	}
+}
+
+/*
+ * Doubles the peer table once it holds as many peers as chains, so chains
+ * stay short and a set of n peers costs O(n). Without memory the table
+ * stays as it is: lookups merely take longer. A set sizes the table in
+ * its prepare instead (fs_peer_hash_alloc): this is for what it did not
+ * foresee.
+ */
+static void peer_hash_grow(struct fs_device *dev)
+{
+	unsigned int bits = dev->peer_hash_bits + 1;
+	struct fs_peer **table;
+
+	if (dev->n_peers < (1U << dev->peer_hash_bits) || bits > FS_PEER_HASH_BITS_MAX)
+		return;
+	table = calloc((size_t)1 << bits, sizeof(*table));
+	if (!table)
+		return;
+	peer_hash_rehash(dev, table, bits);
 	free(dev->peer_hash);
 	dev->peer_hash = table;
 	dev->peer_hash_bits = bits;
+}
+
+/* The bits peer_hash_grow ends at once the device holds n peers (never fewer than now). */
+static unsigned int peer_hash_bits_for(const struct fs_device *dev, size_t n)
+{
+	unsigned int bits = dev->peer_hash_bits;
+
+	while (bits < FS_PEER_HASH_BITS_MAX && n > (size_t)1 << bits)
+		++bits;
+	return bits;
+}
+
+int fs_peer_hash_alloc(const struct fs_device *dev, size_t n, struct fs_peer ***table,
+		       unsigned int *bits)
+{
+	*bits = peer_hash_bits_for(dev, n);
+	*table = NULL;
+	if (*bits == dev->peer_hash_bits)
+		return 0;
+	if (fs_failpoint_hit(FS_FAILPOINT_PEER_HASH))
+		return -ENOMEM;
+	*table = calloc((size_t)1 << *bits, sizeof(**table));
+	return *table ? 0 : -ENOMEM;
+}
+
+struct fs_peer **fs_peer_hash_install(struct fs_device *dev, struct fs_peer **table,
+				      unsigned int bits)
+{
+	struct fs_peer **old = dev->peer_hash;
+
+	if (!table || bits <= dev->peer_hash_bits)
+		return table;	/* never smaller */
+	peer_hash_rehash(dev, table, bits);
+	dev->peer_hash = table;
+	dev->peer_hash_bits = bits;
+	return old;
 }
 
 static void publish_current(struct fs_peer *peer);

@@ -21,18 +21,20 @@
 FS_LEAK_CHECKED_SUITE(apply);
 
 static unsigned int fail_at;		/* the hooked allocation that fails, 1-based; 0: none */
+static int fail_kind = -1;		/* every hooked allocation of this kind fails; -1: none */
 static unsigned int hooked;		/* hooked allocations since reset */
-static unsigned int hooked_kind[2];	/* of them, per enum fs_failpoint */
+static unsigned int hooked_kind[3];	/* of them, per enum fs_failpoint */
 
 bool fs_failpoint(enum fs_failpoint what)
 {
 	++hooked_kind[what];
-	return ++hooked == fail_at;
+	return ++hooked == fail_at || (int)what == fail_kind;
 }
 
 static void failpoint_reset(unsigned int at)
 {
 	fail_at = at;
+	fail_kind = -1;
 	hooked = 0;
 	memset(hooked_kind, 0, sizeof(hooked_kind));
 }
@@ -182,5 +184,122 @@ Test(apply, out_of_memory_at_every_allocation_changes_nothing)
 	cr_assert_null(strstr(after, "spread_ports=40000-40063\n"), "get after the set:\n%s", after);
 	free(after);
 	free(before);
+	device_down(&dev);
+}
+
+/* A set of n new peers with random keys; their keys into keys (n of them). */
+static char *many_peers_set(size_t n, uint8_t (*keys)[WG_KEY_LEN])
+{
+	const size_t line = sizeof("public_key=\n") + 2 * WG_KEY_LEN;
+	char *text = malloc(n * line + 1), *at = text;
+
+	cr_assert_not_null(text);
+	for (size_t i = 0; i < n; ++i) {
+		randombytes_buf(keys[i], WG_KEY_LEN);
+		at += sprintf(at, "public_key=");
+		sodium_bin2hex(at, 2 * WG_KEY_LEN + 1, keys[i], WG_KEY_LEN);
+		at += 2 * WG_KEY_LEN;
+		*at++ = '\n';
+	}
+	*at = '\0';
+	return text;
+}
+
+/*
+ * The peer table is sized once, in prepare, for the peers the set leaves
+ * (1100 new and the base's 3: 1103 > 1024 chains, so 2048): one hooked
+ * allocation, and when it fails the set fails whole.
+ */
+Test(apply, peer_table_sized_in_prepare)
+{
+	enum { N = 1100 };
+	uint8_t (*keys)[WG_KEY_LEN] = malloc(N * sizeof(*keys));
+	struct fs_device dev;
+	char err[FS_ERRLEN], *before, *after, *set;
+	int ret;
+
+	cr_assert_not_null(keys);
+	device_up(&dev);
+	cr_assert_eq(dev.peer_hash_bits, FS_PEER_HASH_BITS_MIN);
+	set = many_peers_set(N, keys);
+	before = get(&dev);
+
+	failpoint_reset(0);
+	fail_kind = FS_FAILPOINT_PEER_HASH;
+	ret = apply_text(&dev, set, err);
+	cr_assert_eq(hooked_kind[FS_FAILPOINT_PEER_HASH], 1, "%u peer tables in prepare, want 1",
+		     hooked_kind[FS_FAILPOINT_PEER_HASH]);
+	cr_assert_eq(ret, -ENOMEM, "the peer table failing: %d (%s), want -ENOMEM", ret, err);
+	cr_assert(strstr(err, "out of memory for a table of 1103 peers"), "error: %s", err);
+	after = get(&dev);
+	cr_assert_str_eq(after, before, "the peer table failing: the device changed");
+	free(after);
+	cr_assert_eq(dev.n_peers, 3);
+	cr_assert_eq(dev.peer_hash_bits, FS_PEER_HASH_BITS_MIN);
+
+	failpoint_reset(0);
+	cr_assert_eq(apply_text(&dev, set, err), 0, "the set: %s", err);
+	cr_assert_eq(hooked_kind[FS_FAILPOINT_PEER_HASH], 1, "%u peer tables, want 1",
+		     hooked_kind[FS_FAILPOINT_PEER_HASH]);
+	cr_assert_eq(dev.n_peers, 3 + N);
+	cr_assert_eq(dev.peer_hash_bits, FS_PEER_HASH_BITS_MIN + 1, "table of %u bits, want %u",
+		     dev.peer_hash_bits, FS_PEER_HASH_BITS_MIN + 1);
+	for (size_t i = 0; i < N; ++i)
+		cr_assert_not_null(fs_device_lookup_peer(&dev, keys[i]), "peer %zu of %d not found",
+				   i + 1, N);
+
+	/* The same peers again: the table is big enough, none is made. */
+	failpoint_reset(0);
+	cr_assert_eq(apply_text(&dev, set, err), 0, "the set again: %s", err);
+	cr_assert_eq(hooked_kind[FS_FAILPOINT_PEER_HASH], 0);
+	cr_assert_eq(dev.n_peers, 3 + N);
+	free(set);
+	free(keys);
+	free(before);
+	device_down(&dev);
+}
+
+/*
+ * One key's blocks in one set each meet the peer the blocks before left
+ * (the commit takes it from prepare): C removed then made anew with an
+ * endpoint then given an allowed IP; E made then updated; F update_only
+ * while absent.
+ */
+Test(apply, blocks_of_one_key_meet_the_peer_the_earlier_left)
+{
+	static const char set[] =
+		"public_key=" PEER_C "\n"
+		"remove=true\n"
+		"public_key=" PEER_D "\n"
+		"update_only=true\n"
+		"endpoint=192.0.2.9:51820\n"
+		"public_key=" PEER_C "\n"
+		"endpoint=192.0.2.3:51820\n"
+		"public_key=" PEER_C "\n"
+		"allowed_ip=10.0.33.0/24\n"
+		"public_key=" PEER_A "\n"
+		"replace_allowed_ips=true\n"
+		"allowed_ip=10.0.11.0/24\n"
+		"public_key=" PEER_A "\n"
+		"allowed_ip=10.0.12.0/24\n";
+	struct fs_device dev;
+	char err[FS_ERRLEN], *after, *c, *a;
+
+	device_up(&dev);
+	cr_assert_eq(apply_text(&dev, set, err), 0, "the set: %s", err);
+	after = get(&dev);
+	cr_assert_eq(dev.n_peers, 3, "%zu peers, want 3:\n%s", dev.n_peers, after);
+	cr_assert_null(strstr(after, PEER_D), "update_only made D:\n%s", after);
+	c = strstr(after, "public_key=" PEER_C "\n");
+	a = strstr(after, "public_key=" PEER_A "\n");
+	cr_assert(c && a, "get:\n%s", after);
+	/* C is new: its old allowed IP went with the removal. */
+	cr_assert(strstr(c, "endpoint=192.0.2.3:51820\n") &&
+		  strstr(c, "allowed_ip=10.0.33.0/24\n"), "C:\n%s", after);
+	cr_assert_null(strstr(after, "10.0.3.0/24"), "C kept its old allowed IP:\n%s", after);
+	cr_assert(strstr(after, "allowed_ip=10.0.11.0/24\n") &&
+		  strstr(after, "allowed_ip=10.0.12.0/24\n"), "A:\n%s", after);
+	cr_assert_null(strstr(after, "10.0.1.0/24"), "A kept its old allowed IP:\n%s", after);
+	free(after);
 	device_down(&dev);
 }
