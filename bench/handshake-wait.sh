@@ -64,16 +64,14 @@ done
 command -v wireguard-go >/dev/null && wggos=("$(command -v wireguard-go)" "${wggos[@]}")
 [[ -n $PROBE ]] || PROBE=$(dirname "$FLOWSPREADD")/tests/netns/wg-probe
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: error: $*"; exit 1; }
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$bench_dir/lib.sh"
 [[ $(id -u) == 0 ]] || die "run as root (network namespaces, TUN devices)"
 [[ -x $FLOWSPREADD ]] || die "$FLOWSPREADD: no such program (build it, or give --flowspreadd PATH)"
 [[ -x $PROBE ]] || die "$PROBE: no such program (make tests/netns/wg-probe, or give --probe PATH)"
 command -v wg >/dev/null || die "no wg: apt-get install wireguard-tools"
-for bin in "$FLOWSPREADD" "$PROBE"; do
-	nm "$bin" 2>/dev/null | grep -q __asan_init && [[ ${BENCH_ALLOW_SANITIZERS:-0} != 1 ]] &&
-		die "$bin is built with sanitizers: rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
-done
+bench_unsanitized "$FLOWSPREADD" "$PROBE"
 ((${#wggos[@]})) || die "no wireguard-go: apt-get install wireguard-go, or give --wireguard-go PATH"
 
 ns=fsbench$$-h
@@ -104,21 +102,6 @@ daemon_pub=
 # hex: a base64 key on stdin, in hex.
 hex() { base64 -d | od -An -tx1 | tr -d ' \n'; }
 probe_hex=$(printf '%s' "$probe_pub" | hex)
-
-# peers N FILE [HEADER]: a set body of N peers with random keys, one allowed IP each.
-peers()
-{
-	python3 - "$1" "$2" "${3:-}" <<-'EOF'
-	import os, sys
-	n, path, header = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-	with open(path, 'w') as f:
-	    f.write('set=1\n' + header.replace('\\n', '\n'))
-	    for i in range(n):
-	        f.write('public_key=%s\nallowed_ip=fd00:%x:%x::/64\n'
-	                % (os.urandom(32).hex(), i >> 16, i & 0xffff))
-	    f.write('\n')
-	EOF
-}
 
 # ask FILE: sends the request in FILE, prints the answer's last line.
 ask()
@@ -213,18 +196,9 @@ idle()
 # step IMPL BINARY N OP: one fresh daemon; a JSON line on stdout.
 step()
 {
-	local impl=$1 bin=$2 n=$3 op=$4 i answer idle_ms out base
-	if [[ $impl == fs ]]; then
-		LOG_LEVEL=error ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
-	else
-		WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
-	fi
-	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ -S $sock ]] && break
-		sleep 0.1
-	done
-	[[ -S $sock ]] || die "$bin did not create $sock: $(cat "$tmp/log")"
+	local impl=$1 bin=$2 n=$3 op=$4 answer idle_ms out base
+	solo_start "$impl" "$bin" "$ns" "$ifname" "$tmp/log" error
+	pid=$REPLY
 	ip -n "$ns" addr add 192.0.2.1/24 dev "$ifname"
 	ip -n "$ns" link set "$ifname" up
 	wg genkey >"$tmp/daemon.key"
@@ -232,9 +206,9 @@ step()
 	base="private_key=$(hex <"$tmp/daemon.key")\\nlisten_port=$port\\n"
 	base+="public_key=$probe_hex\\nallowed_ip=192.0.2.2/32\\n"
 	if [[ $op == get ]]; then
-		peers "$n" "$tmp/base" "$base"
+		peers_request "$n" "$tmp/base" "$base"
 	else
-		peers 0 "$tmp/base" "$base"
+		peers_request 0 "$tmp/base" "$base"
 	fi
 	answer=$(ask "$tmp/base")
 	[[ $answer == errno=0 ]] || die "$bin: the first set failed: $answer $(cat "$tmp/log")"
@@ -245,10 +219,8 @@ step()
 	[[ -n $out ]] || die "$bin: the timed run gave nothing"
 	out=$(printf '{"impl":"%s","binary":"%s","peers":%d,"op":"%s","idle_ms":%s,%s' \
 		"$impl" "$bin" "$n" "$op" "$idle_ms" "${out#\{}")
-	kill -TERM "$pid"
-	wait "$pid" 2>/dev/null
+	solo_stop "$pid" "$ifname"
 	pid=
-	rm -f "$sock"
 	[[ $verbose == 1 ]] && say "  $out"
 	printf '%s\n' "$out"
 }
@@ -257,7 +229,7 @@ say "bench: handshake wait, flowspreadd $FLOWSPREADD vs ${wggos[*]}; $(nproc) CP
 : >"$tmp/steps"
 IFS=, read -ra n_list <<<"$counts"
 for n in "${n_list[@]}"; do
-	peers "$n" "$tmp/set$n"
+	peers_request "$n" "$tmp/set$n"
 	printf 'get=1\n\n' >"$tmp/get$n"
 	for op in get set; do
 		step fs "$FLOWSPREADD" "$n" "$op" >>"$tmp/steps"

@@ -393,3 +393,63 @@ nthreads()
 {
 	awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
+
+# ---- one daemon alone in one namespace (bench/peers.sh, bench/handshake-wait.sh) ----
+
+# bench_unsanitized BIN...: dies if a BIN is built with sanitizers, whose
+# figures mean nothing (BENCH_ALLOW_SANITIZERS=1 lets it run, to try a bench).
+bench_unsanitized()
+{
+	local bin
+
+	for bin in "$@"; do
+		if nm "$bin" 2>/dev/null | grep -q __asan_init && [[ ${BENCH_ALLOW_SANITIZERS:-0} != 1 ]]; then
+			die "$bin is built with sanitizers: rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
+		fi
+	done
+}
+
+# solo_start IMPL BIN NS IFNAME LOG LEVEL: flowspreadd (IMPL fs) or
+# wireguard-go BIN in the foreground in NS, at log level LEVEL, its output
+# in LOG; its PID in $REPLY once its UAPI socket is there (10 s at most).
+solo_start()
+{
+	local impl=$1 bin=$2 ns=$3 ifname=$4 log=$5 level=$6 sock=/var/run/wireguard/$4.sock i
+
+	if [[ $impl == fs ]]; then
+		LOG_LEVEL=$level ip netns exec "$ns" "$bin" -f "$ifname" >"$log" 2>&1 &
+	else
+		WG_PROCESS_FOREGROUND=1 LOG_LEVEL=$level ip netns exec "$ns" "$bin" -f "$ifname" >"$log" 2>&1 &
+	fi
+	REPLY=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -S $sock ]] && return 0
+		sleep 0.1
+	done
+	die "$bin did not create $sock: $(cat "$log")"
+}
+
+# solo_stop PID IFNAME: ends the daemon of solo_start, removes its socket.
+solo_stop()
+{
+	kill -TERM "$1"
+	wait "$1" 2>/dev/null
+	rm -f "/var/run/wireguard/$2.sock"
+}
+
+# peers_request N FILE [HEADER]: in FILE, a set request: HEADER ('\n' for
+# line ends) then N peers with random public keys, one allowed IP each
+# (fd00:HI:LO::/64).
+peers_request()
+{
+	python3 - "$1" "$2" "${3:-}" <<-'PY'
+	import os, sys
+	n, path, header = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	with open(path, 'w') as f:
+	    f.write('set=1\n' + header.replace('\\n', '\n'))
+	    for i in range(n):
+	        f.write('public_key=%s\nallowed_ip=fd00:%x:%x::/64\n'
+	                % (os.urandom(32).hex(), i >> 16, i & 0xffff))
+	    f.write('\n')
+	PY
+}

@@ -46,12 +46,12 @@ while (($#)); do
 done
 command -v wireguard-go >/dev/null && wggos=("$(command -v wireguard-go)" "${wggos[@]}")
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "bench: error: $*"; exit 1; }
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$bench_dir/lib.sh"
 [[ $(id -u) == 0 ]] || die "run as root (network namespaces, TUN devices)"
 [[ -x $FLOWSPREADD ]] || die "$FLOWSPREADD: no such program (build it, or give --flowspreadd PATH)"
-nm "$FLOWSPREADD" 2>/dev/null | grep -q __asan_init && [[ ${BENCH_ALLOW_SANITIZERS:-0} != 1 ]] &&
-	die "$FLOWSPREADD is built with sanitizers: rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
+bench_unsanitized "$FLOWSPREADD"
 ((${#wggos[@]})) || die "no wireguard-go: apt-get install wireguard-go, or give --wireguard-go PATH"
 
 ns=fsbench$$-p
@@ -69,21 +69,6 @@ cleanup()
 trap cleanup EXIT
 ip netns add "$ns" || die "cannot create namespace $ns"
 ip -n "$ns" link set lo up
-
-# request N FILE: a set of N peers (random keys) after a private key.
-request()
-{
-	python3 - "$1" "$2" <<-'EOF'
-	import os, sys
-	n, path = int(sys.argv[1]), sys.argv[2]
-	with open(path, 'w') as f:
-	    f.write('set=1\nprivate_key=%s\nlisten_port=51900\n' % os.urandom(32).hex())
-	    for i in range(n):
-	        f.write('public_key=%s\nallowed_ip=fd00:%x:%x::/64\n'
-	                % (os.urandom(32).hex(), i >> 16, i & 0xffff))
-	    f.write('\n')
-	EOF
-}
 
 # exchange SOCKET FILE: sends FILE, then a get; prints "SECONDS ANSWER-LAST-LINE
 # PEERS-IN-GET GET-SECONDS".
@@ -121,20 +106,12 @@ maps() { wc -l <"/proc/$1/maps"; }
 # step IMPL BINARY N: one fresh daemon, one set; a JSON line on stdout.
 step()
 {
-	local impl=$1 bin=$2 peers=$3 ifname=fsp$$ sock i rss0 maps0 out
+	local impl=$1 bin=$2 peers=$3 ifname=fsp$$ sock rss0 maps0 out level=error
 	ifname=${ifname:0:15}
 	sock=/var/run/wireguard/$ifname.sock
-	if [[ $impl == fs ]]; then
-		LOG_LEVEL=verbose ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
-	else
-		WG_PROCESS_FOREGROUND=1 LOG_LEVEL=error ip netns exec "$ns" "$bin" -f "$ifname" >"$tmp/log" 2>&1 &
-	fi
-	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ -S $sock ]] && break
-		sleep 0.1
-	done
-	[[ -S $sock ]] || die "$bin did not create $sock: $(cat "$tmp/log")"
+	[[ $impl == fs ]] && level=verbose
+	solo_start "$impl" "$bin" "$ns" "$ifname" "$tmp/log" "$level"
+	pid=$REPLY
 	sleep 0.5
 	rss0=$(rss "$pid") maps0=$(maps "$pid")
 	exchange "$sock" "$tmp/req$peers" >"$tmp/ex" 2>"$tmp/ex.err"
@@ -143,15 +120,14 @@ step()
 		# wireguard-go 0.0.20220316 refuses more than 65536 peers ("too many peers").
 		say "  $bin: a set of $peers peers failed: ${answer:-no answer}, $(grep -m1 -i 'error' "$tmp/log")"
 		printf '{"impl":"%s","binary":"%s","peers":%d,"failed":true}\n' "$impl" "$bin" "$peers"
-		kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=; rm -f "$sock"
+		solo_stop "$pid" "$ifname"
+		pid=
 		return
 	fi
 	out=$(printf '{"impl":"%s","binary":"%s","peers":%d,"seconds":%s,"get_seconds":%s,"rss_before_kib":%d,"rss_kib":%d,"maps_before":%d,"maps":%d}' \
 		"$impl" "$bin" "$peers" "$secs" "$get_secs" "$rss0" "$(rss "$pid")" "$maps0" "$(maps "$pid")")
-	kill -TERM "$pid"
-	wait "$pid" 2>/dev/null
+	solo_stop "$pid" "$ifname"
 	pid=
-	rm -f "$sock"
 	[[ $verbose == 1 ]] && say "  $out"
 	printf '%s\n' "$out"
 }
@@ -160,7 +136,8 @@ say "bench: peers, flowspreadd $FLOWSPREADD vs ${wggos[*]}; $(nproc) CPUs, load 
 : >"$tmp/steps"
 IFS=, read -ra ns_list <<<"$counts"
 for n in "${ns_list[@]}"; do
-	request "$n" "$tmp/req$n"
+	peers_request "$n" "$tmp/req$n" \
+		"private_key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')\\nlisten_port=51900\\n"
 	step fs "$FLOWSPREADD" "$n" >>"$tmp/steps"
 	for w in "${wggos[@]}"; do
 		step wg "$w" "$n" >>"$tmp/steps"
