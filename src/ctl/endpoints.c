@@ -213,6 +213,15 @@ static void pretty_peer(FILE *f, const struct ctl_peer *peer)
 
 /* --- JSON: the layout and field names of show --json --------------------- */
 
+/* ",\n<indent>"NAME": VALUE", or null without one. */
+static void json_optional(FILE *f, const char *name, bool has, uint64_t value)
+{
+	if (has)
+		fprintf(f, ",\n          \"%s\": %" PRIu64, name, value);
+	else
+		fprintf(f, ",\n          \"%s\": null", name);
+}
+
 static void json_state(FILE *f, const struct ctl_endpoint_state *state, bool current)
 {
 	char addr[FS_ENDPOINT_STRLEN];
@@ -221,14 +230,8 @@ static void json_state(FILE *f, const struct ctl_endpoint_state *state, bool cur
 	ctl_json_string(f, fs_endpoint_format(addr, &state->endpoint));
 	fprintf(f, ",\n          \"origin\": ");
 	ctl_json_string(f, state->origin);
-	if (state->has_age)
-		fprintf(f, ",\n          \"age_ms\": %" PRIu64, state->age_ms);
-	else
-		fprintf(f, ",\n          \"age_ms\": null");
-	if (state->has_rtt)
-		fprintf(f, ",\n          \"rtt_us\": %" PRIu64, state->rtt_us);
-	else
-		fprintf(f, ",\n          \"rtt_us\": null");
+	json_optional(f, "age_ms", state->has_age, state->age_ms);
+	json_optional(f, "rtt_us", state->has_rtt, state->rtt_us);
 	fprintf(f, ",\n          \"state\": ");
 	ctl_json_string(f, state->state);
 	fprintf(f, ",\n          \"current\": %s\n        }", current ? "true" : "false");
@@ -240,10 +243,7 @@ static void json_spread_source(FILE *f, const struct ctl_spread_source *source)
 	ctl_json_string(f, source->kind);
 	fprintf(f, ",\n          \"state\": ");
 	ctl_json_string(f, source->state);
-	if (source->has_age)
-		fprintf(f, ",\n          \"age_ms\": %" PRIu64, source->age_ms);
-	else
-		fprintf(f, ",\n          \"age_ms\": null");
+	json_optional(f, "age_ms", source->has_age, source->age_ms);
 	fprintf(f, ",\n          \"failures\": %" PRIu64 ",\n          \"reason\": ", source->failures);
 	if (strcmp(source->reason, "-"))
 		ctl_json_string(f, source->reason);
