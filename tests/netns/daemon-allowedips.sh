@@ -31,14 +31,8 @@ require_daemon
 
 two_hosts 192.0.2.1/24 192.0.2.2/24
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
+two_daemons wggo_start flowspreadd_start
 c_pub=$(wg genkey | wg pubkey)
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-wggo_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32,fd00:1::1/128 || fail "wg set $bif failed"
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \

@@ -33,13 +33,7 @@ ip -n "$b" link set veth1 up
 ip -n "$a" addr add 2001:db8:2::1/64 dev veth1 nodad
 ip -n "$b" addr add 2001:db8:2::2/64 dev veth1 nodad
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
+two_daemons flowspreadd_start flowspreadd_start
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \

@@ -26,13 +26,7 @@ require_daemon python3
 
 two_hosts 192.0.2.1/24 192.0.2.2/24
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
+two_daemons flowspreadd_start flowspreadd_start
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \

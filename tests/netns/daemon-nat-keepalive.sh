@@ -56,13 +56,7 @@ n "$r" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2 \
 	net.netfilter.nf_conntrack_udp_timeout_stream=2 ||
 	fail "cannot shorten the UDP conntrack timeouts in $r"
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
+two_daemons flowspreadd_start flowspreadd_start
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32 || fail "wg set $bif failed"
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \

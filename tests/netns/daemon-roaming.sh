@@ -39,13 +39,7 @@ ip -n "$b" addr add 192.0.2.3/24 dev veth0
 ip -n "$b" addr add 2001:db8::2/64 dev veth0 nodad
 ip -n "$b" addr add 2001:db8::3/64 dev veth0 nodad
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
+two_daemons flowspreadd_start flowspreadd_start
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \
 	peer "$a_pub" allowed-ips 198.51.100.1/32,fd00:1::1/128 || fail "wg set $bif failed"
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \

@@ -51,13 +51,7 @@ two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 ip -n "$a" -6 route add "$b_net" via 2001:db8:1::2 || fail "cannot route $b_net in $a"
 ip -n "$b" -6 route add "$a_net" via 2001:db8:1::1 || fail "cannot route $a_net in $b"
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-flowspreadd_start "$b" "$bif"
+two_daemons flowspreadd_start flowspreadd_start
 n "$a" "$CTL" set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \
 	spread-prefix "$a_net" spread-pairs 65536 \
 	peer "$b_pub" endpoint '[2001:db8:1::2]:51821' allowed-ips 198.51.100.2/32 \

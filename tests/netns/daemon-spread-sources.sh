@@ -27,13 +27,7 @@ flows=8
 two_hosts 2001:db8:1::1/64 2001:db8:1::2/64
 ip -n "$b" -6 route add 2001:db8:ff::/64 via 2001:db8:1::1
 
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-wggo_start "$b" "$bif"
+two_daemons flowspreadd_start wggo_start
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \
 	peer "$b_pub" endpoint '[2001:db8:1::2]:51821' allowed-ips 198.51.100.2/32 ||
 	fail "wg set $aif failed"

@@ -30,12 +30,7 @@ bound_kib=$((32 * 1024))
 requests=400000
 
 two_hosts 192.0.2.1/24 192.0.2.2/24
-keypair a; a_pub=$REPLY
-keypair b; b_pub=$REPLY
-wg_ifname; aif=$REPLY
-wg_ifname; bif=$REPLY
-flowspreadd_start "$a" "$aif"
-wggo_start "$b" "$bif"
+two_daemons flowspreadd_start wggo_start
 n "$a" wg set "$aif" private-key "$fs_tmp/a.key" listen-port 51820 \
 	peer "$b_pub" endpoint 192.0.2.2:51821 allowed-ips 198.51.100.2/32
 n "$b" wg set "$bif" private-key "$fs_tmp/b.key" listen-port 51821 \

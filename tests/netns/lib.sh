@@ -184,6 +184,20 @@ wg_ifname()
 	fs_interfaces+=("$REPLY")
 }
 
+# two_daemons START_A START_B: keys a and b (private in $fs_tmp/a.key and
+# b.key, public in $a_pub and $b_pub), an interface name for each ($aif,
+# $bif), and the daemons: START_A (flowspreadd_start or wggo_start) of
+# $aif in $a, START_B of $bif in $b.
+two_daemons()
+{
+	keypair a; a_pub=$REPLY
+	keypair b; b_pub=$REPLY
+	wg_ifname; aif=$REPLY
+	wg_ifname; bif=$REPLY
+	"$1" "$a" "$aif"
+	"$2" "$b" "$bif"
+}
+
 # wireguard_go_start NS IFNAME: runs wireguard-go in the foreground, in the
 # background, logging verbosely to $fs_tmp/IFNAME.log, and waits for its
 # UAPI socket. "ip netns exec" execs, so $! is wireguard-go itself.
